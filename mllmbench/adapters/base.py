@@ -1,0 +1,258 @@
+"""The adapter interface: one class per model family, the same calls for every paradigm.
+
+An adapter wraps a model family (LLaVA, BLIP-2, Mllama, ...) behind batched calls:
+
+* understanding: images + prompt -> text (`Adapter.understand`);
+* generation: prompt -> images (`Adapter.generate_images`).
+
+Constructing an adapter is cheap and never touches weights; `load()` does the heavy work.
+Every adapter declares its capabilities and its paradigm (how vision meets language), and the
+runner checks capabilities before any weights are loaded.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+
+class Capability(enum.Flag):
+    """What an adapter can do; suites require one of these."""
+
+    NONE = 0
+    UNDERSTAND = enum.auto()
+    GENERATE = enum.auto()
+
+
+class Connector(enum.StrEnum):
+    """How image features reach the language model (the understanding paradigm)."""
+
+    MLP = "mlp"
+    """An MLP or linear projector turns patch features into LLM tokens (LLaVA, Qwen2-VL, PaliGemma)."""
+    QFORMER = "qformer"
+    """Learned queries compress the image to a few tokens (BLIP-2, InstructBLIP)."""
+    RESAMPLER = "resampler"
+    """A perceiver resampler or pixel shuffle reduces the tokens (Idefics2, Idefics3)."""
+    CROSS_ATTENTION = "cross_attention"
+    """Cross-attention layers inside the LLM (Flamingo/IDEFICS, Mllama): feature-level fusion."""
+    EARLY_FUSION = "early_fusion"
+    """Discrete image tokens in the same sequence as text (Chameleon, Janus)."""
+    EXPERT = "expert"
+    """An expert model turns the image into text first (captioner feeding a text LLM)."""
+    VISUAL_EXPERT = "visual_expert"
+    """Separate visual-expert weights in every LLM layer (CogVLM)."""
+    NONE = "none"
+    """No image input (a pure text-to-image generator)."""
+
+
+class GenerationParadigm(enum.StrEnum):
+    """How an adapter makes images, if it does."""
+
+    NONE = "none"
+    LLM_CONDITIONED_DIFFUSION = "llm_conditioned_diffusion"
+    AUTOREGRESSIVE_VQ = "autoregressive_vq"
+    NEXT_SCALE = "next_scale"
+    MASKED_TOKENS = "masked_tokens"
+    DIFFUSION = "diffusion"
+
+
+@dataclass(frozen=True)
+class Paradigm:
+    """Recorded on every result so runs can be grouped and compared by paradigm."""
+
+    family: str
+    """Model family, e.g. ``llava``."""
+    connector: Connector
+    """The understanding paradigm."""
+    generation: GenerationParadigm = GenerationParadigm.NONE
+    """The generation paradigm."""
+    vision_encoder: str = ""
+    """Vision tower class or name, e.g. ``CLIPVisionModel``."""
+    llm_backbone: str = ""
+    """Language model class or name, e.g. ``LlamaForCausalLM``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form."""
+        return {
+            "family": self.family,
+            "connector": str(self.connector),
+            "generation": str(self.generation),
+            "vision_encoder": self.vision_encoder,
+            "llm_backbone": self.llm_backbone,
+        }
+
+
+@dataclass(frozen=True)
+class AdapterInfo:
+    """What a loaded adapter is: recorded in `run.json` as provenance."""
+
+    name: str
+    """Registry name (``llava``)."""
+    checkpoint: str
+    """Local path or hub id as given by the user."""
+    checkpoint_hash: str | None
+    """Hash of the weight files when the checkpoint is local, for provenance and caching."""
+    dtype: str
+    device: str
+    capabilities: Capability
+    paradigm: Paradigm
+    parameters: dict[str, int] = field(default_factory=dict)
+    """Parameter counts: ``vision``, ``connector``, ``llm``, ``total``."""
+    visual_tokens_per_image: int | None = None
+    """How many LLM positions one image takes (what separates a Q-Former from an MLP connector)."""
+    model_class: str = ""
+    processor_class: str = ""
+    chat_template: str | None = None
+    """The chat template the adapter applies (the prompt wording belongs to the suite)."""
+    batching: str = "batched"
+    """``batched`` or a sentence saying why this family runs one sample at a time."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form."""
+        return {
+            "name": self.name,
+            "checkpoint": self.checkpoint,
+            "checkpoint_hash": self.checkpoint_hash,
+            "dtype": self.dtype,
+            "device": self.device,
+            "capabilities": [c.name.lower() for c in Capability if c in self.capabilities and c.name],
+            "paradigm": self.paradigm.to_dict(),
+            "parameters": dict(self.parameters),
+            "visual_tokens_per_image": self.visual_tokens_per_image,
+            "model_class": self.model_class,
+            "processor_class": self.processor_class,
+            "chat_template": self.chat_template,
+            "batching": self.batching,
+        }
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Decoding settings shared by a whole run (greedy by default)."""
+
+    max_new_tokens: int = 32
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_k: int | None = None
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form."""
+        return {
+            "max_new_tokens": self.max_new_tokens,
+            "do_sample": self.do_sample,
+            "temperature": self.temperature,
+            "top_k": self.top_k,
+            "seed": self.seed,
+        }
+
+
+@dataclass(frozen=True)
+class UnderstandRequest:
+    """One sample for an understanding adapter: images and the task's question text."""
+
+    sample_id: str
+    images: tuple[Image, ...]
+    """Decoded RGB images (the runner opens and validates the files)."""
+    text: str
+    """The task's prompt wording, before any chat template."""
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts and time for one sample; shared with the efficiency suite."""
+
+    input_tokens: int
+    """Prompt length after image-token expansion."""
+    output_tokens: int
+    """Generated tokens, up to and including EOS if it was produced."""
+    image_tokens: int
+    """How many input positions the images became."""
+    batch_seconds: float
+    """Wall time of the batched generate call this sample was part of."""
+    batch_size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form."""
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "image_tokens": self.image_tokens,
+            "batch_seconds": self.batch_seconds,
+            "batch_size": self.batch_size,
+        }
+
+
+@dataclass(frozen=True)
+class UnderstandResponse:
+    """What an adapter returns for one `UnderstandRequest`."""
+
+    text: str
+    """Generated text, decoded with special tokens skipped."""
+    prompt: str
+    """The exact text given to the processor, after the chat template."""
+    usage: Usage
+
+
+class Adapter:
+    """Base class for every adapter. Subclasses set the class variables and implement `load`.
+
+    Subclasses implement `understand` (and/or `generate_images`) and, to support
+    ``mllm-bench tiny FAMILY``, the classmethod `build_tiny`.
+    """
+
+    name: ClassVar[str] = ""
+    """Registry name, equal to the entry-point name."""
+    capabilities: ClassVar[Capability] = Capability.NONE
+    description: ClassVar[str] = ""
+    connector: ClassVar[Connector] = Connector.NONE
+    generation: ClassVar[GenerationParadigm] = GenerationParadigm.NONE
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str = "cpu",
+        dtype: str = "float32",
+        trust_remote_code: bool = False,
+    ) -> None:
+        self.model_id = model
+        self.device = device
+        self.dtype = dtype
+        self.trust_remote_code = trust_remote_code
+        self._info: AdapterInfo | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def load(self) -> None:
+        """Load weights and processor; called once by the runner, after capability checks."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the model (override when there is more to free than attributes)."""
+        self._info = None
+
+    @property
+    def info(self) -> AdapterInfo:
+        """Provenance and paradigm of the loaded model."""
+        if self._info is None:
+            raise RuntimeError(f"adapter {self.name!r} is not loaded; call load() first")
+        return self._info
+
+    # --- capabilities ----------------------------------------------------------------------
+    def understand(
+        self, batch: Sequence[UnderstandRequest], settings: GenerationSettings
+    ) -> list[UnderstandResponse]:
+        """Answer a batch of requests; one response per request, in order."""
+        raise NotImplementedError(f"adapter {self.name!r} does not support understanding")
+
+    # --- tiny checkpoints ------------------------------------------------------------------
+    @classmethod
+    def build_tiny(cls, out_dir: Path, *, seed: int = 0) -> Path:
+        """Write a tiny random checkpoint of this family to `out_dir` with `save_pretrained`."""
+        raise NotImplementedError(f"adapter {cls.name!r} has no tiny checkpoint recipe")

@@ -1,0 +1,28 @@
+"""`mllm-bench score KIND ...`: score prediction files exactly as the reference tools do.
+
+Each kind lives in its own module with ``add_arguments(parser)`` and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+KINDS: dict[str, tuple[str, str]] = {
+    "vqa": ("mllmbench.bench.commands.score_vqa", "VQAv2 accuracy (official evaluation)"),
+    "caption": ("mllmbench.bench.commands.score_caption", "COCO caption metrics (pycocoevalcap)"),
+    "fid": ("mllmbench.bench.commands.score_fid", "FID / KID between two image folders or feature files"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one sub-subcommand per scoring kind."""
+    sub = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
+    for name, (module, help_text) in KINDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(module).add_arguments(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch to the chosen kind."""
+    return int(importlib.import_module(KINDS[args.kind][0]).run(args))

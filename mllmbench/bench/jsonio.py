@@ -1,0 +1,77 @@
+"""JSON and JSONL helpers: atomic writes, appended sample logs, errors that name the file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mllmbench.bench.errors import InputError
+
+
+def read_json(path: str | Path, *, what: str = "JSON file") -> Any:
+    """Read a JSON file, turning every failure into an `InputError` that names the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{what} not found: {p}")
+    try:
+        with p.open("rb") as fh:
+            raw = fh.read()
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what} {p} is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{what} {p} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> None:
+    """Write JSON to a temporary file in the same directory, fsync it, then rename over `path`.
+
+    A reader never sees a half-written file, and a crash leaves the previous version in place.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=2, ensure_ascii=False, sort_keys=False, allow_nan=True)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
+    """Append one JSON line and flush it to disk, so a crash loses at most the line being written."""
+    p = Path(path)
+    line = json.dumps(record, ensure_ascii=False, allow_nan=True) + "\n"
+    with p.open("a", encoding="utf-8") as fh:
+        fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Yield the complete records of a JSONL log; a torn last line (a crash mid-write) is skipped."""
+    p = Path(path)
+    if not p.exists():
+        return
+    with p.open("r", encoding="utf-8", errors="replace") as fh:
+        lines = fh.readlines()
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:
+            if i == len(lines) - 1 and not line.endswith("\n"):
+                return  # torn last line: the sample is redone
+            raise InputError(f"{p}: line {i + 1} is not valid JSON") from None

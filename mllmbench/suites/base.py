@@ -1,0 +1,128 @@
+"""The suite interface: where samples come from, how they are worded, how they are scored.
+
+A suite owns the prompt wording (`Sample.text`) and the scoring; the adapter owns the chat
+template. Suites are found through the ``mllmbench.suites`` entry-point group.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mllmbench.adapters.base import Capability
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One evaluation item, independent of any model."""
+
+    sample_id: str
+    """Unique within the suite (e.g. the VQA question id or the COCO image id, as a string)."""
+    image_paths: tuple[str, ...]
+    """Absolute image paths (validated to stay inside the dataset root)."""
+    text: str
+    """The prompt wording the suite gives the model, before the adapter's chat template."""
+    references: tuple[str, ...] = ()
+    """Reference answers or captions."""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    """Extra fields kept in the sample log (question_type, answer_type, image_id, ...)."""
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """One corpus-level number with its uncertainty."""
+
+    value: float
+    n: int
+    """Number of samples the value was computed from."""
+    stderr: float | None = None
+    """Standard error (sample sd / sqrt(n)) for means; None where it does not apply."""
+    ci_low: float | None = None
+    ci_high: float | None = None
+    ci_method: str | None = None
+    """How the interval was made: ``normal`` (mean +- 1.96 SE) or ``bootstrap-percentile (B=...)``."""
+    higher_is_better: bool = True
+    unit: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form."""
+        return {
+            "value": self.value,
+            "n": self.n,
+            "stderr": self.stderr,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "ci_method": self.ci_method,
+            "higher_is_better": self.higher_is_better,
+            "unit": self.unit,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> MetricValue:
+        """Inverse of `to_dict`."""
+        return cls(**{k: d.get(k) for k in cls.__dataclass_fields__ if k in d})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """What `Metric.compute` returns: corpus values plus per-sample values known only at the end."""
+
+    values: dict[str, MetricValue]
+    per_sample: dict[str, dict[str, float]] = field(default_factory=dict)
+    """sample_id -> {metric: value} for metrics that need the whole set (CIDEr's idf, say)."""
+    notes: dict[str, str] = field(default_factory=dict)
+    """metric -> why it is unavailable (e.g. SPICE without its CoreNLP jar)."""
+
+
+class Metric(abc.ABC):
+    """A streaming metric: update per sample, merge shards, compute at the end."""
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+
+    @abc.abstractmethod
+    def update(self, sample: Sample, answer: str) -> dict[str, float]:
+        """Add one prediction; return the per-sample scores that are known now (may be empty)."""
+
+    @abc.abstractmethod
+    def compute(self) -> MetricResult:
+        """Corpus-level values over everything added (and merged) so far."""
+
+    @abc.abstractmethod
+    def merge(self, other: Metric) -> None:
+        """Fold another shard's state into this one; the result equals one unsharded pass."""
+
+
+class Suite(abc.ABC):
+    """A named, versioned set of samples with its prompt wording and its metrics."""
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    """Bumped whenever prompt wording, preprocessing or scoring changes."""
+    requires: ClassVar[Capability] = Capability.UNDERSTAND
+    description: ClassVar[str] = ""
+    metric_names: ClassVar[tuple[str, ...]] = ()
+    expected_files: ClassVar[tuple[str, ...]] = ()
+    """Files the suite reads, relative to its data directory (shown by `list suites`)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+
+    @abc.abstractmethod
+    def load_samples(self, limit: int | None = None) -> list[Sample]:
+        """Read and validate the samples (raise `InputError` naming the file on bad data)."""
+
+    @abc.abstractmethod
+    def metrics(self) -> list[Metric]:
+        """Fresh metric instances for one run."""
+
+    def extract_answer(self, output: str) -> str:
+        """What is scored from the model output; by default the stripped text."""
+        return output.strip()
+
+    def dataset_fingerprint(self) -> str:
+        """A short id of the data read (changes when the files change); empty when unknown."""
+        return ""
