@@ -108,8 +108,15 @@ class Suite(abc.ABC):
     expected_files: ClassVar[tuple[str, ...]] = ()
     """Files the suite reads, relative to its data directory (shown by `list suites`)."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = Path(data_dir)
+    def __init__(self, data_dir: Path | None = None) -> None:
+        self.data_dir = Path(data_dir) if data_dir is not None else self.default_data_dir()
+
+    @classmethod
+    def default_data_dir(cls) -> Path:
+        """Where the suite reads from when no ``--data`` is given."""
+        from mllmbench.bench.errors import ConfigError
+
+        raise ConfigError(f"suite {cls.name!r} needs a local copy of its data: pass --data DIR")
 
     @abc.abstractmethod
     def load_samples(self, limit: int | None = None) -> list[Sample]:

@@ -1,0 +1,45 @@
+"""`mllm-bench list adapters|suites`: what is installed, with paradigms, versions and files."""
+
+from __future__ import annotations
+
+import argparse
+
+from mllmbench.bench import registry
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `list`."""
+    parser.add_argument("what", choices=["adapters", "suites"])
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print one row per registered adapter or suite (this imports their modules, not torch)."""
+    if args.what == "adapters":
+        rows: list[tuple[str, ...]] = [("adapter", "connector", "generation", "capabilities", "package", "description")]
+        for e in registry.entries(registry.ADAPTER_GROUP):
+            cls = registry.load_adapter_class(e.name)
+            caps = ",".join(c.name.lower() for c in type(cls.capabilities) if c in cls.capabilities and c.name)
+            rows.append((e.name, str(cls.connector), str(cls.generation), caps, e.distribution, cls.description))
+    else:
+        rows = [("suite", "version", "requires", "metrics", "expected files", "description")]
+        for e in registry.entries(registry.SUITE_GROUP):
+            cls = registry.load_suite_class(e.name)
+            rows.append(
+                (
+                    e.name,
+                    cls.version,
+                    (cls.requires.name or "").lower(),
+                    ",".join(cls.metric_names),
+                    " ".join(cls.expected_files),
+                    cls.description,
+                )
+            )
+    print(_table(rows))
+    return 0

@@ -1,0 +1,111 @@
+"""`mllm-bench run`: run suites through an adapter into a run directory.
+
+With no arguments it runs the embedded default: the built-in Shapes data and a tiny random
+LLaVA checkpoint, both generated offline on first use, then writes an HTML report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ADAPTER = "llava"
+DEFAULT_SUITES = "vqa,caption"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `run`."""
+    parser.add_argument("--adapter", help=f"adapter name (see `mllm-bench list adapters`; default {DEFAULT_ADAPTER})")
+    parser.add_argument("--model", help="checkpoint directory or hub id (default: the adapter's tiny checkpoint)")
+    parser.add_argument("--suite", default=DEFAULT_SUITES, help=f"comma-separated suites (default {DEFAULT_SUITES})")
+    parser.add_argument("--data", type=Path, help="data directory (default: each suite's own; Shapes for vqa/caption)")
+    parser.add_argument("--limit", type=int, help="at most N samples per suite")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-new-tokens", type=int, default=16)
+    parser.add_argument("--out", type=Path, help="run directory (default ./runs/<adapter>-<model>-<hash>)")
+    parser.add_argument("--fail-fast", action="store_true", help="stop at the first failed sample")
+    parser.add_argument("--overwrite", action="store_true", help="start again instead of resuming")
+    parser.add_argument("--trust-remote-code", action="store_true", help="allow a checkpoint's own code")
+    parser.add_argument("--no-report", action="store_true", help="do not write report.html")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _default_out(adapter: str, model: str, run_id: str) -> Path:
+    from mllmbench.bench.paths import default_runs_dir
+
+    stem = Path(model.rstrip("/")).name or "model"
+    return default_runs_dir() / f"{adapter}-{stem}-{run_id[:8]}"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run, print a summary table and the report location; exit 1 if any sample failed."""
+    from dataclasses import replace
+
+    from mllmbench.bench import provenance
+    from mllmbench.bench.records import RunConfig
+    from mllmbench.bench.runner import Runner, SampleFailure, prepare
+
+    adapter = args.adapter or DEFAULT_ADAPTER
+    suites = tuple(s.strip() for s in args.suite.split(",") if s.strip())
+    config = RunConfig(
+        adapter=adapter,
+        model=args.model or "",
+        suites=suites,
+        data_dir=str(args.data) if args.data else None,
+        limit=args.limit,
+        batch_size=args.batch_size,
+        device=args.device,
+        dtype=args.dtype,
+        seed=args.seed,
+        max_new_tokens=args.max_new_tokens,
+        trust_remote_code=args.trust_remote_code,
+        fail_fast=args.fail_fast,
+    )
+    # Unknown names, missing paths and unsupported capabilities fail here, before anything loads.
+    prepare(config, check_model=bool(args.model))
+    if not args.model:
+        from mllmbench.bench.commands.tiny import ensure_tiny
+
+        config = replace(config, model=str(ensure_tiny(adapter)))
+    out = args.out or _default_out(adapter, config.model, provenance.config_hash(config.identity()))
+    config = replace(config, out_dir=str(out))
+    try:
+        outcome = Runner(config, overwrite=args.overwrite, progress=not args.no_progress).run()
+    except SampleFailure as exc:
+        print(f"mllm-bench: stopped at the first failed sample (--fail-fast): {exc}", file=sys.stderr)
+        return 1
+    print(format_summary(outcome.run_json))
+    print(f"run directory: {outcome.run_dir}")
+    if not args.no_report:
+        from mllmbench.reports.html import write_report
+
+        report = write_report([outcome.run_dir], outcome.run_dir / "report.html")
+        print(f"report: {report}")
+    if outcome.n_errors:
+        print(f"mllm-bench: {outcome.n_errors} sample(s) failed; see the error field in samples.jsonl",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def format_summary(run_json: dict) -> str:  # type: ignore[type-arg]
+    """A plain-text table: suite, metric, value, interval, n."""
+    rows = [("suite", "metric", "value", "95% interval", "n", "errors")]
+    for suite, res in run_json.get("suites", {}).items():
+        for metric, mv in res.get("metrics", {}).items():
+            lo, hi = mv.get("ci_low"), mv.get("ci_high")
+            interval = f"[{lo:.4g}, {hi:.4g}]" if lo is not None and hi is not None else "-"
+            rows.append((suite, metric, f"{mv['value']:.4g}", interval, str(mv["n"]), str(res["n_errors"])))
+        for metric, note in res.get("notes", {}).items():
+            rows.append((suite, metric, "n/a", note[:60], "-", str(res["n_errors"])))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

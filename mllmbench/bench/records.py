@@ -1,0 +1,80 @@
+"""Versioned records written by a run: the config, one line per sample, and the run summary.
+
+Files in a run directory:
+
+* ``samples.jsonl`` - one `SampleRecord` per line, appended as each sample completes;
+* ``sample_scores.jsonl`` - per-sample values of corpus metrics known only at the end (CIDEr ...);
+* ``run.json`` - config, provenance, adapter and paradigm info, metrics per suite (written atomically).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+SAMPLES_FILE = "samples.jsonl"
+SAMPLE_SCORES_FILE = "sample_scores.jsonl"
+RUN_FILE = "run.json"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a user chose for a run. Its hash (without output-only fields) names the run."""
+
+    adapter: str
+    model: str
+    suites: tuple[str, ...]
+    data_dir: str | None = None
+    limit: int | None = None
+    batch_size: int = 8
+    device: str = "cpu"
+    dtype: str = "float32"
+    seed: int = 0
+    max_new_tokens: int = 32
+    trust_remote_code: bool = False
+    out_dir: str = ""
+    fail_fast: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form."""
+        d = asdict(self)
+        d["suites"] = list(self.suites)
+        return d
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that change results (output location and failure policy excluded)."""
+        d = self.to_dict()
+        for k in ("out_dir", "fail_fast"):
+            d.pop(k)
+        return d
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """One line of ``samples.jsonl``."""
+
+    sample_id: str
+    task: str
+    image: str | list[str] | None
+    """Image path, or a list of paths for multi-image samples."""
+    prompt: str | None
+    """The exact text given to the processor, after the chat template."""
+    output: str | None
+    """Generated text, decoded with special tokens skipped."""
+    answer: str | None
+    """What was extracted from `output` for scoring."""
+    references: list[str]
+    scores: dict[str, float]
+    timing: dict[str, float]
+    tokens: dict[str, int]
+    error: str | None = None
+    text: str = ""
+    """The suite's prompt wording before the chat template."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form."""
+        return asdict(self)

@@ -1,0 +1,124 @@
+"""Runs as pandas DataFrames: one call loads them, reports are built from them.
+
+>>> from mllmbench.reports import load_samples, load_metrics   # doctest: +SKIP
+>>> df = load_samples("runs/")            # one row per sample, every run under runs/
+>>> load_metrics("runs/").to_csv("metrics.csv")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mllmbench.bench import jsonio
+from mllmbench.bench.errors import InputError
+from mllmbench.bench.records import RUN_FILE, SAMPLE_SCORES_FILE, SAMPLES_FILE
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PathLike = str | Path
+
+
+def find_run_dirs(paths: PathLike | Iterable[PathLike]) -> list[Path]:
+    """Run directories given directly or found under the given parents (sorted, unique)."""
+    items = [paths] if isinstance(paths, str | Path) else list(paths)
+    found: set[Path] = set()
+    for item in items:
+        p = Path(item)
+        if (p / RUN_FILE).is_file():
+            found.add(p.resolve())
+        elif p.is_dir():
+            found.update(r.parent.resolve() for r in p.rglob(RUN_FILE))
+        else:
+            raise InputError(f"not a run directory or a folder of runs: {p}")
+    if not found:
+        raise InputError(f"no run.json found under: {', '.join(str(i) for i in items)}")
+    return sorted(found)
+
+
+def read_run(run_dir: PathLike) -> dict[str, Any]:
+    """The parsed ``run.json`` of one run directory."""
+    return jsonio.read_json(Path(run_dir) / RUN_FILE, what="run file")  # type: ignore[no-any-return]
+
+
+def _run_columns(run: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """Columns that identify a run and its paradigm, repeated on every row."""
+    adapter = run.get("adapter", {})
+    paradigm = adapter.get("paradigm", {})
+    prov = run.get("provenance", {})
+    cfg = run.get("config", {})
+    return {
+        "run_id": run.get("run_id"),
+        "run_dir": str(run_dir),
+        "adapter": adapter.get("name", cfg.get("adapter")),
+        "model": cfg.get("model"),
+        "family": paradigm.get("family"),
+        "connector": paradigm.get("connector"),
+        "generation_paradigm": paradigm.get("generation"),
+        "visual_tokens_per_image": adapter.get("visual_tokens_per_image"),
+        "device": prov.get("device"),
+        "device_name": prov.get("device_name"),
+        "dtype": cfg.get("dtype"),
+        "batch_size": cfg.get("batch_size"),
+    }
+
+
+def load_samples(paths: PathLike | Iterable[PathLike]) -> pd.DataFrame:
+    """One row per sample of every run found: identity, paradigm, output, scores, tokens, timing.
+
+    Per-sample scores appear as ``score.<metric>`` columns, token counts as ``tokens.<kind>``
+    and timings as ``timing.<field>``.
+    """
+    import pandas as pd
+
+    rows: list[dict[str, Any]] = []
+    for run_dir in find_run_dirs(paths):
+        base = _run_columns(read_run(run_dir), run_dir)
+        late: dict[tuple[str, str], dict[str, float]] = {}
+        for rec in jsonio.read_jsonl(run_dir / SAMPLE_SCORES_FILE):
+            late[(rec["task"], rec["sample_id"])] = rec["scores"]
+        latest: dict[tuple[str, str], dict[str, Any]] = {}
+        for rec in jsonio.read_jsonl(run_dir / SAMPLES_FILE):
+            latest[(rec["task"], rec["sample_id"])] = rec
+        for key, rec in latest.items():
+            row = dict(base)
+            row.update({k: rec.get(k) for k in ("task", "sample_id", "image", "text", "prompt", "output",
+                                                "answer", "references", "error")})
+            for name, val in {**rec.get("scores", {}), **late.get(key, {})}.items():
+                row[f"score.{name}"] = val
+            for name, val in rec.get("tokens", {}).items():
+                row[f"tokens.{name}"] = val
+            for name, val in rec.get("timing", {}).items():
+                row[f"timing.{name}"] = val
+            for name, val in rec.get("meta", {}).items():
+                row[f"meta.{name}"] = val
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def load_metrics(paths: PathLike | Iterable[PathLike]) -> pd.DataFrame:
+    """One row per (run, suite, metric): value, interval, n, versions and paradigm columns."""
+    import pandas as pd
+
+    rows: list[dict[str, Any]] = []
+    for run_dir in find_run_dirs(paths):
+        run = read_run(run_dir)
+        base = _run_columns(run, run_dir)
+        for suite, res in run.get("suites", {}).items():
+            for metric, mv in res.get("metrics", {}).items():
+                row = dict(base)
+                row.update(
+                    {
+                        "suite": suite,
+                        "suite_version": res.get("version"),
+                        "dataset_fingerprint": res.get("dataset", {}).get("fingerprint"),
+                        "metric": metric,
+                        **{k: mv.get(k) for k in ("value", "stderr", "ci_low", "ci_high", "ci_method", "n",
+                                                  "higher_is_better", "unit")},
+                        "n_errors": res.get("n_errors"),
+                    }
+                )
+                rows.append(row)
+    return pd.DataFrame(rows)

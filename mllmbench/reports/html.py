@@ -1,0 +1,218 @@
+"""One self-contained HTML file comparing runs: no server, no CDN, opens anywhere.
+
+The view model is built in plain Python from the run files (testable without HTML); the jinja2
+template only loops and formats, with autoescaping on: model outputs are untrusted text.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mllmbench.bench import jsonio
+from mllmbench.bench.records import SAMPLE_SCORES_FILE, SAMPLES_FILE
+from mllmbench.reports.frame import PathLike, find_run_dirs, read_run
+
+log = logging.getLogger(__name__)
+
+SAMPLES_PER_SUITE = 24
+THUMBNAIL_PX = 128
+
+
+@dataclass(frozen=True)
+class RunView:
+    """One run's column header: identity, paradigm, provenance."""
+
+    label: str
+    run_id: str
+    status: str
+    adapter: dict[str, Any]
+    config: dict[str, Any]
+    provenance: dict[str, Any]
+    started_at: str
+    finished_at: str
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One metric across runs: cells are formatted strings, '' where a run lacks the metric."""
+
+    suite: str
+    metric: str
+    cells: tuple[str, ...]
+    best: int | None
+    """Index of the best run (by ``higher_is_better``), when there are several."""
+
+
+@dataclass(frozen=True)
+class SampleView:
+    """One sample shown next to its references and each run's prediction."""
+
+    suite: str
+    sample_id: str
+    text: str
+    image_data_uri: str | None
+    references: tuple[str, ...]
+    predictions: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """Everything the template needs."""
+
+    title: str
+    runs: tuple[RunView, ...]
+    metric_rows: tuple[MetricRow, ...]
+    samples: tuple[SampleView, ...]
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _fmt(mv: dict[str, Any]) -> str:
+    value = mv.get("value")
+    if value is None:
+        return "n/a"
+    text = f"{value:.4g}"
+    lo, hi = mv.get("ci_low"), mv.get("ci_high")
+    if lo is not None and hi is not None:
+        text += f" [{lo:.4g}, {hi:.4g}]"
+    return f"{text} (n={mv.get('n')})"
+
+
+def _thumbnail(path: str | None) -> str | None:
+    """A small PNG data URI of the image, or None when it cannot be read."""
+    if not path:
+        return None
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            im.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+            buf = io.BytesIO()
+            im.save(buf, format="PNG", optimize=True)
+    except (OSError, ValueError) as exc:
+        log.debug("no thumbnail for %s: %s", path, exc)
+        return None
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _samples_by_key(run_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    late: dict[tuple[str, str], dict[str, float]] = {}
+    for rec in jsonio.read_jsonl(run_dir / SAMPLE_SCORES_FILE):
+        late[(rec["task"], rec["sample_id"])] = rec["scores"]
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for rec in jsonio.read_jsonl(run_dir / SAMPLES_FILE):
+        key = (rec["task"], rec["sample_id"])
+        rec = dict(rec)
+        rec["scores"] = {**rec.get("scores", {}), **late.get(key, {})}
+        out[key] = rec
+    return out
+
+
+def build_view(run_dirs: Sequence[Path], *, samples_per_suite: int = SAMPLES_PER_SUITE) -> ReportView:
+    """Turn run directories into the report's view model."""
+    runs = [read_run(d) for d in run_dirs]
+    labels = []
+    for run in runs:
+        cfg = run.get("config", {})
+        labels.append(f"{cfg.get('adapter')}:{Path(str(cfg.get('model', ''))).name} ({run.get('run_id', '')[:8]})")
+    views = tuple(
+        RunView(
+            label=label,
+            run_id=run.get("run_id", ""),
+            status=run.get("status", ""),
+            adapter=run.get("adapter", {}),
+            config=run.get("config", {}),
+            provenance=run.get("provenance", {}),
+            started_at=run.get("started_at", ""),
+            finished_at=run.get("finished_at", ""),
+        )
+        for label, run in zip(labels, runs, strict=True)
+    )
+    keys: list[tuple[str, str]] = []
+    for run in runs:
+        for suite, res in run.get("suites", {}).items():
+            for metric in res.get("metrics", {}):
+                if (suite, metric) not in keys:
+                    keys.append((suite, metric))
+    rows = []
+    for suite, metric in keys:
+        mvs = [run.get("suites", {}).get(suite, {}).get("metrics", {}).get(metric) for run in runs]
+        cells = tuple(_fmt(mv) if mv else "" for mv in mvs)
+        scored = [(i, mv["value"]) for i, mv in enumerate(mvs) if mv and mv.get("value") is not None]
+        best = None
+        if len(scored) > 1:
+            hib = next(mv for mv in mvs if mv).get("higher_is_better", True)
+            best = (max if hib else min)(scored, key=lambda t: t[1])[0]
+        rows.append(MetricRow(suite, metric, cells, best))
+    notes = tuple(
+        f"{label}: {suite}: {metric} unavailable: {note}"
+        for label, run in zip(labels, runs, strict=True)
+        for suite, res in run.get("suites", {}).items()
+        for metric, note in res.get("notes", {}).items()
+    )
+    per_run = [_samples_by_key(d) for d in run_dirs]
+    samples: list[SampleView] = []
+    shown: dict[str, int] = {}
+    for key in per_run[0] if per_run else {}:
+        suite = key[0]
+        if shown.get(suite, 0) >= samples_per_suite:
+            continue
+        shown[suite] = shown.get(suite, 0) + 1
+        first = per_run[0][key]
+        image = first.get("image")
+        image_path = image[0] if isinstance(image, list) and image else image
+        preds = tuple(
+            {
+                "label": label,
+                "output": recs.get(key, {}).get("output"),
+                "answer": recs.get(key, {}).get("answer"),
+                "error": recs.get(key, {}).get("error"),
+                "scores": {k: round(v, 4) if isinstance(v, float) else v
+                           for k, v in recs.get(key, {}).get("scores", {}).items()},
+            }
+            for label, recs in zip(labels, per_run, strict=True)
+        )
+        samples.append(
+            SampleView(
+                suite=suite,
+                sample_id=key[1],
+                text=first.get("text", ""),
+                image_data_uri=_thumbnail(image_path),
+                references=tuple(first.get("references", [])),
+                predictions=preds,
+            )
+        )
+    title = "mllm-bench report: " + ", ".join(labels)
+    return ReportView(title=title, runs=views, metric_rows=tuple(rows), samples=tuple(samples), notes=notes)
+
+
+def render(view: ReportView) -> str:
+    """Render the view model with the packaged template (autoescape on, strict undefined)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("mllmbench.reports", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template("report.html.j2").render(view=view)
+
+
+def write_report(paths: PathLike | Iterable[PathLike], out: PathLike) -> Path:
+    """Build and write the report for every run found under `paths`; returns the file path."""
+    run_dirs = find_run_dirs(paths)
+    html = render(build_view(run_dirs))
+    out_path = Path(out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_suffix(out_path.suffix + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(out_path)
+    return out_path
