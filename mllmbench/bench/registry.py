@@ -30,8 +30,24 @@ class Entry:
     distribution: str
 
 
+_EXTRA: dict[str, dict[str, EntryPoint]] = {ADAPTER_GROUP: {}, SUITE_GROUP: {}}
+
+
+def register(group: str, name: str, target: str) -> None:
+    """Register ``module:attr`` under `name` for this process only (notebooks, tests).
+
+    Installed packages should declare an entry point instead; this is the escape hatch.
+    """
+    _EXTRA[group][name] = EntryPoint(name=name, value=target, group=group)
+
+
+def unregister(group: str, name: str) -> None:
+    """Undo `register`."""
+    _EXTRA[group].pop(name, None)
+
+
 def _entry_points(group: str) -> dict[str, EntryPoint]:
-    found: dict[str, EntryPoint] = {}
+    found: dict[str, EntryPoint] = dict(_EXTRA[group])
     for ep in entry_points(group=group):
         if ep.name in found and found[ep.name].value != ep.value:
             dist_a = getattr(found[ep.name].dist, "name", "?")
