@@ -20,7 +20,10 @@ log = logging.getLogger("mllmbench")
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("mllmbench.bench.commands.run", "run suites through an adapter (no arguments: the embedded default)"),
+    "run": (
+        "mllmbench.bench.commands.run",
+        "run suites through an adapter (no arguments: the embedded default)",
+    ),
     "score": ("mllmbench.bench.commands.score", "score a predictions file exactly as the reference tools do"),
     "data": ("mllmbench.bench.commands.data", "generate built-in datasets (the synthetic Shapes set)"),
     "tiny": ("mllmbench.bench.commands.tiny", "build a tiny random checkpoint of a model family, offline"),

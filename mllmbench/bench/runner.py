@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mllmbench.adapters.base import Adapter, GenerationSettings, UnderstandRequest, UnderstandResponse
-from mllmbench.bench import jsonio, provenance, registry
+from mllmbench.bench import distributed, jsonio, provenance, registry, samplelog
 from mllmbench.bench.errors import ConfigError, InputError, MllmBenchError
 from mllmbench.bench.images import open_rgb
 from mllmbench.bench.records import (
@@ -43,8 +43,8 @@ class SuiteOutcome:
 
     name: str
     n_samples: int = 0
+    n_done: int = 0
     n_errors: int = 0
-    n_resumed: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
 
 
@@ -74,7 +74,9 @@ def prepare(config: RunConfig, *, check_model: bool = True) -> tuple[type[Adapte
         suite_cls = registry.load_suite_class(name)
         if not (suite_cls.requires & adapter_cls.capabilities):
             need = (suite_cls.requires.name or "").lower()
-            have = ", ".join(c.name.lower() for c in type(suite_cls.requires) if c in adapter_cls.capabilities and c.name)
+            have = ", ".join(
+                c.name.lower() for c in type(suite_cls.requires) if c in adapter_cls.capabilities and c.name
+            )
             raise ConfigError(
                 f"suite {name!r} needs the {need} capability, but adapter {config.adapter!r} "
                 f"supports only: {have or 'nothing'}"
@@ -90,22 +92,13 @@ def prepare(config: RunConfig, *, check_model: bool = True) -> tuple[type[Adapte
     return adapter_cls, [cls(data) for cls in suite_classes]
 
 
-def _previous_records(run_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    """Finished sample lines of an interrupted run, keyed by (task, sample_id); last one wins."""
-    done: dict[tuple[str, str], dict[str, Any]] = {}
-    for rec in jsonio.read_jsonl(run_dir / SAMPLES_FILE):
-        done[(rec["task"], rec["sample_id"])] = rec
-    return done
-
-
 def _check_resume(run_dir: Path, config: RunConfig, overwrite: bool) -> None:
     """Start fresh, resume, or refuse to mix two different configs in one directory."""
-    run_json = run_dir / RUN_FILE
-    samples = run_dir / SAMPLES_FILE
     if overwrite:
-        for f in (run_json, samples, run_dir / SAMPLE_SCORES_FILE):
+        for f in (run_dir / RUN_FILE, run_dir / SAMPLE_SCORES_FILE, *samplelog.log_paths(run_dir)):
             f.unlink(missing_ok=True)
         return
+    run_json = run_dir / RUN_FILE
     if run_json.exists():
         old = jsonio.read_json(run_json, what="run file")
         if old.get("run_id") != provenance.config_hash(config.identity()):
@@ -152,14 +145,27 @@ class Runner:
     # -------------------------------------------------------------------------------------
     def run(self) -> RunOutcome:
         """Execute the whole run and write ``run.json``; returns what happened."""
+        dist = distributed.from_env()
+        distributed.init(dist, self.config.device)
+        try:
+            return self._run(dist)
+        finally:
+            distributed.shutdown(dist)
+
+    def _run(self, dist: distributed.Dist) -> RunOutcome:
         adapter_cls, suites = prepare(self.config)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        _check_resume(self.run_dir, self.config, self.overwrite)
+        if dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            _check_resume(self.run_dir, self.config, self.overwrite)
+        distributed.barrier(dist)
+        log_path = (
+            samplelog.rank_log(self.run_dir, dist.rank) if dist.enabled else self.run_dir / SAMPLES_FILE
+        )
         loaded = [(suite, suite.load_samples(self.config.limit)) for suite in suites]
         started = datetime.now(UTC).isoformat(timespec="seconds")
         adapter = adapter_cls(
             self.config.model,
-            device=self.config.device,
+            device=dist.device_for(self.config.device),
             dtype=self.config.dtype,
             trust_remote_code=self.config.trust_remote_code,
         )
@@ -167,24 +173,29 @@ class Runner:
         adapter.load()
         load_seconds = time.perf_counter() - t0
         log.info("loaded %s from %s in %.1fs", self.config.adapter, self.config.model, load_seconds)
-        previous = _previous_records(self.run_dir)
-        if previous:
-            log.info("resuming: %d finished samples read back from %s", len(previous), SAMPLES_FILE)
-        outcomes: list[SuiteOutcome] = []
-        suite_results: dict[str, Any] = {}
+        previous = samplelog.read_records(self.run_dir)
+        if previous and dist.is_main:
+            log.info("resuming: %d sample lines read back from %s", len(previous), self.run_dir)
         status = "ok"
+        walls: dict[str, float] = {}
         try:
             for suite, samples in loaded:
-                outcome, result = self._run_suite(adapter, suite, samples, previous)
-                outcomes.append(outcome)
-                suite_results[suite.name] = result
+                walls[suite.name] = self._run_suite(adapter, suite, samples, previous, dist, log_path)
         except KeyboardInterrupt:
             status = "interrupted"
+            log.warning("interrupted: finished samples are saved; run the same command again to resume")
             raise
         finally:
-            run_json = self._write_run_json(adapter, suite_results, outcomes, started, load_seconds, status)
+            if status == "ok":
+                distributed.barrier(dist)  # every rank's log is complete before rank 0 reads them
+            outcome = None
+            if dist.is_main:
+                outcome = self._finish(adapter, loaded, walls, started, load_seconds, status)
             adapter.close()
-        return RunOutcome(self.run_dir, run_json, outcomes)
+        distributed.barrier(dist)
+        if outcome is None:  # ranks > 0 report nothing themselves
+            return RunOutcome(self.run_dir, {}, [])
+        return outcome
 
     # -------------------------------------------------------------------------------------
     def _run_suite(
@@ -193,37 +204,29 @@ class Runner:
         suite: Suite,
         samples: Sequence[Sample],
         previous: dict[tuple[str, str], dict[str, Any]],
-    ) -> tuple[SuiteOutcome, dict[str, Any]]:
-        metrics = suite.metrics()
-        outcome = SuiteOutcome(suite.name, n_samples=len(samples))
-        todo: list[Sample] = []
-        for sample in samples:
-            rec = previous.get((suite.name, sample.sample_id))
-            if rec is not None and rec.get("error") is None and rec.get("answer") is not None:
-                for m in metrics:
-                    m.update(sample, rec["answer"])
-                outcome.n_resumed += 1
-            else:
-                todo.append(sample)
+        dist: distributed.Dist,
+        log_path: Path,
+    ) -> float:
+        """Run this rank's share of the unfinished samples; returns the wall time."""
+        live = suite.metrics()  # per-sample scores only; corpus values are computed from the logs
+        todo = [s for s in samples if not _finished(previous.get((suite.name, s.sample_id)))]
+        mine = dist.shard(todo)
         wall0 = time.perf_counter()
-        bar = _progress(total=len(samples), initial=outcome.n_resumed, desc=suite.name, enabled=self.progress)
+        bar = _progress(total=len(mine), desc=suite.name, enabled=self.progress and dist.is_main)
         try:
             bs = max(1, self.config.batch_size)
-            for start in range(0, len(todo), bs):
-                batch = todo[start : start + bs]
-                for record in self._run_batch(adapter, suite, batch, metrics):
-                    jsonio.append_jsonl(self.run_dir / SAMPLES_FILE, record.to_dict())
+            for start in range(0, len(mine), bs):
+                batch = mine[start : start + bs]
+                for record in self._run_batch(adapter, suite, batch, live):
+                    jsonio.append_jsonl(log_path, record.to_dict())
                     if record.error is not None:
-                        outcome.n_errors += 1
                         log.warning("%s sample %s failed: %s", suite.name, record.sample_id, record.error)
                         if self.config.fail_fast:
                             raise SampleFailure(f"{suite.name} sample {record.sample_id}: {record.error}")
                 bar.update(len(batch))
         finally:
             bar.close()
-        wall = time.perf_counter() - wall0
-        result = self._score_suite(suite, metrics, outcome, wall, len(todo))
-        return outcome, result
+        return time.perf_counter() - wall0
 
     def _run_batch(
         self, adapter: Adapter, suite: Suite, batch: Sequence[Sample], metrics: list[Metric]
@@ -296,14 +299,65 @@ class Runner:
             meta=dict(sample.meta),
         )
 
+    def _finish(
+        self,
+        adapter: Adapter,
+        loaded: list[tuple[Suite, list[Sample]]],
+        walls: dict[str, float],
+        started: str,
+        load_seconds: float,
+        status: str,
+    ) -> RunOutcome:
+        """Rank 0: fold the logs, compute corpus metrics on the full set, write run.json."""
+        order = [(suite.name, s.sample_id) for suite, samples in loaded for s in samples]
+        samplelog.consolidate(self.run_dir, order)
+        records = samplelog.read_records(self.run_dir)
+        (self.run_dir / SAMPLE_SCORES_FILE).unlink(missing_ok=True)
+        outcomes: list[SuiteOutcome] = []
+        results: dict[str, Any] = {}
+        for suite, samples in loaded:
+            outcome, result = self._score_suite(suite, samples, records, walls.get(suite.name, 0.0))
+            outcomes.append(outcome)
+            results[suite.name] = result
+        if status == "ok" and any(o.n_errors for o in outcomes):
+            status = "errors"
+        if status == "ok" and any(o.n_done < o.n_samples for o in outcomes):
+            status = "incomplete"
+        run_json = self._run_json(adapter, results, started, load_seconds, status)
+        jsonio.write_json_atomic(self.run_dir / RUN_FILE, run_json)
+        return RunOutcome(self.run_dir, run_json, outcomes)
+
     def _score_suite(
-        self, suite: Suite, metrics: list[Metric], outcome: SuiteOutcome, wall: float, n_run: int
-    ) -> dict[str, Any]:
+        self,
+        suite: Suite,
+        samples: Sequence[Sample],
+        records: dict[tuple[str, str], dict[str, Any]],
+        wall: float,
+    ) -> tuple[SuiteOutcome, dict[str, Any]]:
+        """Corpus metrics from the logged answers, in dataset order (same for resumed/sharded runs)."""
+        metrics = suite.metrics()
+        outcome = SuiteOutcome(suite.name, n_samples=len(samples))
+        n_tokens_out = 0
+        for sample in samples:
+            rec = records.get((suite.name, sample.sample_id))
+            if rec is None:
+                continue
+            if not _finished(rec):
+                outcome.n_errors += 1
+                continue
+            outcome.n_done += 1
+            n_tokens_out += int(rec.get("tokens", {}).get("output", 0) or 0)
+            for m in metrics:
+                m.update(sample, rec["answer"])
         values: dict[str, Any] = {}
         notes: dict[str, str] = {}
         versions: dict[str, str] = {}
+        per_sample_lines: list[dict[str, Any]] = []
         for m in metrics:
             versions[m.name] = m.version
+            if outcome.n_done == 0:
+                notes[m.name] = "no sample finished"
+                continue
             try:
                 res = m.compute()
             except MllmBenchError:
@@ -314,46 +368,37 @@ class Runner:
                 continue
             values.update({k: v.to_dict() for k, v in res.values.items()})
             notes.update(res.notes)
-            for sid, per in res.per_sample.items():
-                jsonio.append_jsonl(
-                    self.run_dir / SAMPLE_SCORES_FILE, {"task": suite.name, "sample_id": sid, "scores": per}
-                )
+            per_sample_lines += [
+                {"task": suite.name, "sample_id": k, "scores": v} for k, v in res.per_sample.items()
+            ]
+        if per_sample_lines:
+            samplelog.rewrite_append(self.run_dir / SAMPLE_SCORES_FILE, per_sample_lines)
         outcome.summary = {k: v["value"] for k, v in values.items()}
-        return {
+        return outcome, {
             "version": suite.version,
-            "requires": str(suite.requires.name).lower(),
+            "requires": (suite.requires.name or "").lower(),
             "dataset": {"path": str(suite.data_dir), "fingerprint": suite.dataset_fingerprint()},
             "n_samples": outcome.n_samples,
+            "n_done": outcome.n_done,
             "n_errors": outcome.n_errors,
-            "n_resumed": outcome.n_resumed,
             "metrics": values,
             "metric_versions": versions,
             "notes": notes,
             "timing": {
-                "wall_seconds": wall,
-                "samples_run": n_run,
-                "samples_per_second": (n_run / wall) if wall > 0 and n_run else None,
+                "wall_seconds_this_session": wall,
+                "output_tokens": n_tokens_out,
             },
         }
 
-    def _write_run_json(
-        self,
-        adapter: Adapter,
-        suite_results: dict[str, Any],
-        outcomes: list[SuiteOutcome],
-        started: str,
-        load_seconds: float,
-        status: str,
+    def _run_json(
+        self, adapter: Adapter, results: dict[str, Any], started: str, load_seconds: float, status: str
     ) -> dict[str, Any]:
-        if status == "ok" and any(o.n_errors for o in outcomes):
-            status = "errors"
-        # Sample-score lines are rewritten from scratch on each completion; drop stale duplicates.
-        _dedupe_sample_scores(self.run_dir / SAMPLE_SCORES_FILE)
         try:
             adapter_info = adapter.info.to_dict()
         except RuntimeError:
             adapter_info = {"name": adapter.name}
-        run_json = {
+        dist = distributed.from_env()
+        return {
             "schema_version": SCHEMA_VERSION,
             "run_id": provenance.config_hash(self.config.identity()),
             "status": status,
@@ -362,26 +407,15 @@ class Runner:
             "config": self.config.to_dict(),
             "generation": self.settings.to_dict(),
             "adapter": adapter_info,
-            "provenance": provenance.collect(self.config.device),
+            "provenance": {**provenance.collect(self.config.device), "world_size": dist.world_size},
             "load_seconds": load_seconds,
-            "suites": suite_results,
+            "suites": results,
         }
-        jsonio.write_json_atomic(self.run_dir / RUN_FILE, run_json)
-        return run_json
 
 
-def _dedupe_sample_scores(path: Path) -> None:
-    """Keep the last line per (task, sample_id) so a resumed run's file equals a fresh one's."""
-    if not path.exists():
-        return
-    last: dict[tuple[str, str], dict[str, Any]] = {}
-    for rec in jsonio.read_jsonl(path):
-        last[(rec["task"], rec["sample_id"])] = rec
-    tmp = path.with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)
-    for rec in last.values():
-        jsonio.append_jsonl(tmp, rec)
-    tmp.replace(path)
+def _finished(rec: dict[str, Any] | None) -> bool:
+    """A logged sample counts as done when it has an answer and no error."""
+    return rec is not None and rec.get("error") is None and rec.get("answer") is not None
 
 
 class _NoBar:
@@ -392,9 +426,9 @@ class _NoBar:
         pass
 
 
-def _progress(*, total: int, initial: int, desc: str, enabled: bool) -> Any:
+def _progress(*, total: int, desc: str, enabled: bool) -> Any:
     if not enabled:
         return _NoBar()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, desc=desc, unit="sample", dynamic_ncols=True, leave=False)
+    return tqdm(total=total, desc=desc, unit="sample", dynamic_ncols=True, leave=False)

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mllmbench.bench import jsonio
+from mllmbench.bench import jsonio, samplelog
 from mllmbench.bench.errors import InputError
-from mllmbench.bench.records import RUN_FILE, SAMPLE_SCORES_FILE, SAMPLES_FILE
+from mllmbench.bench.records import RUN_FILE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,16 +76,25 @@ def load_samples(paths: PathLike | Iterable[PathLike]) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for run_dir in find_run_dirs(paths):
         base = _run_columns(read_run(run_dir), run_dir)
-        late: dict[tuple[str, str], dict[str, float]] = {}
-        for rec in jsonio.read_jsonl(run_dir / SAMPLE_SCORES_FILE):
-            late[(rec["task"], rec["sample_id"])] = rec["scores"]
-        latest: dict[tuple[str, str], dict[str, Any]] = {}
-        for rec in jsonio.read_jsonl(run_dir / SAMPLES_FILE):
-            latest[(rec["task"], rec["sample_id"])] = rec
-        for key, rec in latest.items():
+        late = samplelog.read_sample_scores(run_dir)
+        for key, rec in samplelog.read_records(run_dir).items():
             row = dict(base)
-            row.update({k: rec.get(k) for k in ("task", "sample_id", "image", "text", "prompt", "output",
-                                                "answer", "references", "error")})
+            row.update(
+                {
+                    k: rec.get(k)
+                    for k in (
+                        "task",
+                        "sample_id",
+                        "image",
+                        "text",
+                        "prompt",
+                        "output",
+                        "answer",
+                        "references",
+                        "error",
+                    )
+                }
+            )
             for name, val in {**rec.get("scores", {}), **late.get(key, {})}.items():
                 row[f"score.{name}"] = val
             for name, val in rec.get("tokens", {}).items():
@@ -115,8 +124,19 @@ def load_metrics(paths: PathLike | Iterable[PathLike]) -> pd.DataFrame:
                         "suite_version": res.get("version"),
                         "dataset_fingerprint": res.get("dataset", {}).get("fingerprint"),
                         "metric": metric,
-                        **{k: mv.get(k) for k in ("value", "stderr", "ci_low", "ci_high", "ci_method", "n",
-                                                  "higher_is_better", "unit")},
+                        **{
+                            k: mv.get(k)
+                            for k in (
+                                "value",
+                                "stderr",
+                                "ci_low",
+                                "ci_high",
+                                "ci_method",
+                                "n",
+                                "higher_is_better",
+                                "unit",
+                            )
+                        },
                         "n_errors": res.get("n_errors"),
                     }
                 )

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mllmbench.bench import jsonio
-from mllmbench.bench.records import SAMPLE_SCORES_FILE, SAMPLES_FILE
+from mllmbench.bench import samplelog
 from mllmbench.reports.frame import PathLike, find_run_dirs, read_run
 
 log = logging.getLogger(__name__)
@@ -102,15 +101,10 @@ def _thumbnail(path: str | None) -> str | None:
 
 
 def _samples_by_key(run_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    late: dict[tuple[str, str], dict[str, float]] = {}
-    for rec in jsonio.read_jsonl(run_dir / SAMPLE_SCORES_FILE):
-        late[(rec["task"], rec["sample_id"])] = rec["scores"]
+    late = samplelog.read_sample_scores(run_dir)
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    for rec in jsonio.read_jsonl(run_dir / SAMPLES_FILE):
-        key = (rec["task"], rec["sample_id"])
-        rec = dict(rec)
-        rec["scores"] = {**rec.get("scores", {}), **late.get(key, {})}
-        out[key] = rec
+    for key, rec in samplelog.read_records(run_dir).items():
+        out[key] = {**rec, "scores": {**rec.get("scores", {}), **late.get(key, {})}}
     return out
 
 
@@ -120,7 +114,9 @@ def build_view(run_dirs: Sequence[Path], *, samples_per_suite: int = SAMPLES_PER
     labels = []
     for run in runs:
         cfg = run.get("config", {})
-        labels.append(f"{cfg.get('adapter')}:{Path(str(cfg.get('model', ''))).name} ({run.get('run_id', '')[:8]})")
+        labels.append(
+            f"{cfg.get('adapter')}:{Path(str(cfg.get('model', ''))).name} ({run.get('run_id', '')[:8]})"
+        )
     views = tuple(
         RunView(
             label=label,
@@ -173,8 +169,10 @@ def build_view(run_dirs: Sequence[Path], *, samples_per_suite: int = SAMPLES_PER
                 "output": recs.get(key, {}).get("output"),
                 "answer": recs.get(key, {}).get("answer"),
                 "error": recs.get(key, {}).get("error"),
-                "scores": {k: round(v, 4) if isinstance(v, float) else v
-                           for k, v in recs.get(key, {}).get("scores", {}).items()},
+                "scores": {
+                    k: round(v, 4) if isinstance(v, float) else v
+                    for k, v in recs.get(key, {}).get("scores", {}).items()
+                },
             }
             for label, recs in zip(labels, per_run, strict=True)
         )

@@ -22,11 +22,17 @@ def _table(rows: list[tuple[str, ...]]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Print one row per registered adapter or suite (this imports their modules, not torch)."""
     if args.what == "adapters":
-        rows: list[tuple[str, ...]] = [("adapter", "connector", "generation", "capabilities", "package", "description")]
+        rows: list[tuple[str, ...]] = [
+            ("adapter", "connector", "generation", "capabilities", "package", "description")
+        ]
         for e in registry.entries(registry.ADAPTER_GROUP):
             cls = registry.load_adapter_class(e.name)
-            caps = ",".join(c.name.lower() for c in type(cls.capabilities) if c in cls.capabilities and c.name)
-            rows.append((e.name, str(cls.connector), str(cls.generation), caps, e.distribution, cls.description))
+            caps = ",".join(
+                c.name.lower() for c in type(cls.capabilities) if c in cls.capabilities and c.name
+            )
+            rows.append(
+                (e.name, str(cls.connector), str(cls.generation), caps, e.distribution, cls.description)
+            )
     else:
         rows = [("suite", "version", "requires", "metrics", "expected files", "description")]
         for e in registry.entries(registry.SUITE_GROUP):

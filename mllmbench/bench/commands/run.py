@@ -19,10 +19,18 @@ DEFAULT_SUITES = "vqa,caption"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `run`."""
-    parser.add_argument("--adapter", help=f"adapter name (see `mllm-bench list adapters`; default {DEFAULT_ADAPTER})")
-    parser.add_argument("--model", help="checkpoint directory or hub id (default: the adapter's tiny checkpoint)")
-    parser.add_argument("--suite", default=DEFAULT_SUITES, help=f"comma-separated suites (default {DEFAULT_SUITES})")
-    parser.add_argument("--data", type=Path, help="data directory (default: each suite's own; Shapes for vqa/caption)")
+    parser.add_argument(
+        "--adapter", help=f"adapter name (see `mllm-bench list adapters`; default {DEFAULT_ADAPTER})"
+    )
+    parser.add_argument(
+        "--model", help="checkpoint directory or hub id (default: the adapter's tiny checkpoint)"
+    )
+    parser.add_argument(
+        "--suite", default=DEFAULT_SUITES, help=f"comma-separated suites (default {DEFAULT_SUITES})"
+    )
+    parser.add_argument(
+        "--data", type=Path, help="data directory (default: each suite's own; Shapes for vqa/caption)"
+    )
     parser.add_argument("--limit", type=int, help="at most N samples per suite")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
@@ -89,8 +97,10 @@ def run(args: argparse.Namespace) -> int:
         report = write_report([outcome.run_dir], outcome.run_dir / "report.html")
         print(f"report: {report}")
     if outcome.n_errors:
-        print(f"mllm-bench: {outcome.n_errors} sample(s) failed; see the error field in samples.jsonl",
-              file=sys.stderr)
+        print(
+            f"mllm-bench: {outcome.n_errors} sample(s) failed; see the error field in samples.jsonl",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
