@@ -383,6 +383,7 @@ class Runner:
             "n_errors": outcome.n_errors,
             "metrics": values,
             "metric_versions": versions,
+            "scoring": suite.scoring_info(),
             "notes": notes,
             "timing": {
                 "wall_seconds_this_session": wall,

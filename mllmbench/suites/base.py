@@ -133,3 +133,7 @@ class Suite(abc.ABC):
     def dataset_fingerprint(self) -> str:
         """A short id of the data read (changes when the files change); empty when unknown."""
         return ""
+
+    def scoring_info(self) -> dict[str, Any]:
+        """How this suite words prompts and scores answers (recorded in run.json)."""
+        return {}
