@@ -1,0 +1,70 @@
+"""``mllm-bench tiny FAMILY``: write a tiny random checkpoint of a model family, offline.
+
+The checkpoint is what ``save_pretrained`` writes (config, safetensors weights, processor and
+tokenizer files), so the family's adapter loads it like any real checkpoint. A marker file is
+written last: a directory without it is incomplete and `ensure_tiny` rebuilds it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from mllmbench.adapters.base import Adapter
+from mllmbench.bench.errors import ConfigError
+from mllmbench.bench.paths import default_tiny_dir
+from mllmbench.bench.registry import load_adapter_class
+
+log = logging.getLogger(__name__)
+
+MARKER = "mllmbench-tiny.json"
+"""Written last into a finished tiny checkpoint: ``{"family": ..., "seed": ...}``."""
+
+
+def build_tiny(family: str, out_dir: Path | None = None, *, seed: int = 0) -> Path:
+    """Build the tiny checkpoint of `family` into `out_dir` (default: the cache), marker last."""
+    adapter_cls = load_adapter_class(family)
+    if getattr(adapter_cls.build_tiny, "__func__", None) is getattr(Adapter.build_tiny, "__func__", None):
+        raise ConfigError(f"adapter {family!r} has no tiny checkpoint recipe")
+    out_dir = Path(out_dir) if out_dir is not None else default_tiny_dir(family)
+    marker = out_dir / MARKER
+    marker.unlink(missing_ok=True)
+    adapter_cls.build_tiny(out_dir, seed=seed)
+    marker.write_text(json.dumps({"family": family, "seed": seed}) + "\n", encoding="utf-8")
+    log.info("wrote tiny %s checkpoint (seed %d) to %s", family, seed, out_dir)
+    return out_dir
+
+
+def is_complete(out_dir: Path, family: str, seed: int = 0) -> bool:
+    """Whether `out_dir` holds a finished tiny checkpoint of `family` built with `seed`."""
+    try:
+        recorded = json.loads((out_dir / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(recorded, dict) and recorded.get("family") == family and recorded.get("seed") == seed
+
+
+def ensure_tiny(family: str, out_dir: Path | None = None, *, seed: int = 0) -> Path:
+    """The tiny checkpoint directory of `family`, built only when missing or incomplete."""
+    out_dir = Path(out_dir) if out_dir is not None else default_tiny_dir(family)
+    if is_complete(out_dir, family, seed):
+        return out_dir
+    return build_tiny(family, out_dir, seed=seed)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``mllm-bench tiny``."""
+    parser.add_argument("family", help="adapter name (see `mllm-bench list`), e.g. llava")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output directory (default: the mllm-bench cache)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the checkpoint and print its directory."""
+    out_dir = build_tiny(args.family, args.out, seed=args.seed)
+    print(out_dir)
+    return 0
