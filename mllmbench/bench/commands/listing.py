@@ -26,7 +26,11 @@ def run(args: argparse.Namespace) -> int:
             ("adapter", "connector", "generation", "capabilities", "package", "description")
         ]
         for e in registry.entries(registry.ADAPTER_GROUP):
-            cls = registry.load_adapter_class(e.name)
+            try:
+                cls = registry.load_adapter_class(e.name)
+            except Exception as exc:  # noqa: BLE001 - one broken plugin must not hide the others
+                rows.append((e.name, "?", "?", "?", e.distribution, f"unavailable: {type(exc).__name__}: {exc}"))
+                continue
             caps = ",".join(
                 c.name.lower() for c in type(cls.capabilities) if c in cls.capabilities and c.name
             )
@@ -36,7 +40,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         rows = [("suite", "version", "requires", "metrics", "expected files", "description")]
         for e in registry.entries(registry.SUITE_GROUP):
-            cls = registry.load_suite_class(e.name)
+            try:
+                cls = registry.load_suite_class(e.name)
+            except Exception as exc:  # noqa: BLE001 - one broken plugin must not hide the others
+                rows.append((e.name, "?", "?", "?", "?", f"unavailable: {type(exc).__name__}: {exc}"))
+                continue
             rows.append(
                 (
                     e.name,
