@@ -98,6 +98,9 @@ def _check_resume(run_dir: Path, config: RunConfig, overwrite: bool) -> None:
         for f in (run_dir / RUN_FILE, run_dir / SAMPLE_SCORES_FILE, *samplelog.log_paths(run_dir)):
             f.unlink(missing_ok=True)
         return
+    for path in samplelog.log_paths(run_dir):
+        if samplelog.drop_torn_tail(path):
+            log.warning("%s ended in a partial line (interrupted write); that sample is redone", path)
     run_json = run_dir / RUN_FILE
     if run_json.exists():
         old = jsonio.read_json(run_json, what="run file")

@@ -29,6 +29,21 @@ def log_paths(run_dir: Path) -> list[Path]:
     return [run_dir / SAMPLES_FILE, *sorted(run_dir.glob("samples.rank*.jsonl"))]
 
 
+def drop_torn_tail(path: Path) -> bool:
+    """Cut a partial last line (a crash mid-write) so later appends start on a fresh line.
+
+    Returns True when something was cut.
+    """
+    if not path.exists():
+        return False
+    with path.open("rb+") as fh:
+        data = fh.read()
+        if not data or data.endswith(b"\n"):
+            return False
+        fh.truncate(data.rfind(b"\n") + 1)
+    return True
+
+
 def read_records(run_dir: Path) -> dict[Key, dict[str, Any]]:
     """The latest line per (task, sample_id) over all logs; torn last lines are skipped."""
     out: dict[Key, dict[str, Any]] = {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
 from mllmbench.adapters.base import Capability
@@ -26,7 +25,9 @@ class CaptionFormatSuite(Suite):
         """One sample per image that has references, in the file's order."""
         from mllmbench.suites.formats.coco_captions import load_coco_captions
 
-        data = load_coco_captions(self.data_dir / self.captions_file, image_dir=self.data_dir / self.images_dir)
+        data = load_coco_captions(
+            self.data_dir / self.captions_file, image_dir=self.data_dir / self.images_dir
+        )
         images = data.images[:limit] if limit is not None else data.images
         return [
             Sample(

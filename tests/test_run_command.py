@@ -1,0 +1,310 @@
+"""End-to-end `mllm-bench run` with the tiny LLaVA on Shapes: logs, run.json, errors, resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mllmbench.adapters.llava import LlavaAdapter
+from mllmbench.bench import registry
+from mllmbench.bench.cli import main
+from mllmbench.suites.vqa_suite import VQAFormatSuite
+
+SAMPLE_FIELDS = {
+    "sample_id",
+    "task",
+    "image",
+    "prompt",
+    "output",
+    "answer",
+    "references",
+    "scores",
+    "timing",
+    "error",
+}
+
+
+def _lines(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
+
+
+def _run(args: list[str]) -> int:
+    return main(["run", "--no-progress", *args])
+
+
+@pytest.fixture(scope="module")
+def vqa_run(tmp_path_factory: pytest.TempPathFactory, tiny_llava: Path, shapes_dir: Path) -> Path:
+    out = tmp_path_factory.mktemp("run") / "vqa"
+    code = _run(
+        [
+            "--adapter",
+            "llava",
+            "--model",
+            str(tiny_llava),
+            "--suite",
+            "vqa",
+            "--limit",
+            "12",
+            "--batch-size",
+            "4",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def test_sample_log_has_every_field(vqa_run: Path, shapes_dir: Path) -> None:
+    lines = _lines(vqa_run)
+    assert len(lines) == 12
+    questions = json.loads((shapes_dir / "vqa/questions.json").read_text())["questions"]
+    by_id = {str(q["question_id"]): q for q in questions}
+    for rec in lines:
+        assert rec.keys() >= SAMPLE_FIELDS
+        assert rec["error"] is None and rec["task"] == "vqa"
+        q = by_id[rec["sample_id"]]
+        # The recorded prompt is the chat-templated text around the suite's wording of this question.
+        assert q["question"] in rec["prompt"] and rec["prompt"].startswith("USER: <image>")
+        assert rec["answer"] == rec["output"].strip()
+        assert len(rec["references"]) == 10
+        assert 0.0 <= rec["scores"]["vqa_accuracy"] <= 1.0
+        assert rec["tokens"]["image"] == 16 and rec["tokens"]["input"] > 16
+        assert Path(rec["image"]).is_file()
+
+
+def test_run_json_has_metrics_and_provenance(vqa_run: Path) -> None:
+    run = json.loads((vqa_run / "run.json").read_text())
+    assert run["schema_version"] == 1 and run["status"] == "ok"
+    assert len(run["run_id"]) == 12
+    assert run["adapter"]["paradigm"]["connector"] == "mlp"
+    assert run["adapter"]["visual_tokens_per_image"] == 16
+    assert run["adapter"]["checkpoint_hash"].startswith("sha256:")
+    prov = run["provenance"]
+    for key in ("mllm_bench", "python", "libraries", "device", "device_name"):
+        assert key in prov
+    assert prov["libraries"]["torch"] and prov["libraries"]["transformers"]
+    vqa = run["suites"]["vqa"]
+    assert vqa["n_samples"] == 12 and vqa["n_done"] == 12 and vqa["n_errors"] == 0
+    assert vqa["dataset"]["fingerprint"]
+    acc = vqa["metrics"]["vqa_accuracy"]
+    scores = [r["scores"]["vqa_accuracy"] for r in _lines(vqa_run)]
+    assert acc["n"] == 12
+    assert acc["value"] == pytest.approx(100 * sum(scores) / len(scores))
+    assert run["config"]["batch_size"] == 4 and run["config"]["limit"] == 12
+
+
+def test_rerun_resumes_without_recomputing(vqa_run: Path, tiny_llava: Path, tmp_path: Path) -> None:
+    # Simulate a crash: keep 5 finished lines plus a torn sixth, and no run.json.
+    run_dir = tmp_path / "crashed"
+    run_dir.mkdir()
+    full = (vqa_run / "samples.jsonl").read_text().splitlines()
+    marker = "RESUMED-NOT-RECOMPUTED"
+    kept = [json.loads(x) for x in full[:5]]
+    for rec in kept:
+        rec["output"] = marker  # if these were recomputed the marker would vanish
+    text = "".join(json.dumps(r) + "\n" for r in kept) + full[5][: len(full[5]) // 2]
+    (run_dir / "samples.jsonl").write_text(text)
+    code = _run(
+        [
+            "--adapter",
+            "llava",
+            "--model",
+            str(tiny_llava),
+            "--suite",
+            "vqa",
+            "--limit",
+            "12",
+            "--batch-size",
+            "4",
+            "--out",
+            str(run_dir),
+            "--no-report",
+        ]
+    )
+    assert code == 0
+    lines = _lines(run_dir)
+    assert [r["sample_id"] for r in lines] == [r["sample_id"] for r in _lines(vqa_run)]
+    assert sum(r["output"] == marker for r in lines) == 5
+    fresh = json.loads((vqa_run / "run.json").read_text())["suites"]["vqa"]["metrics"]
+    resumed = json.loads((run_dir / "run.json").read_text())["suites"]["vqa"]["metrics"]
+    assert resumed == fresh
+
+
+def test_overwrite_and_config_mismatch(vqa_run: Path, tiny_llava: Path, tmp_path: Path, capsys) -> None:
+    run_dir = tmp_path / "copy"
+    shutil.copytree(vqa_run, run_dir)
+    code = _run(
+        [
+            "--adapter",
+            "llava",
+            "--model",
+            str(tiny_llava),
+            "--suite",
+            "vqa",
+            "--limit",
+            "6",
+            "--out",
+            str(run_dir),
+            "--no-report",
+        ]
+    )
+    assert code == 2
+    assert "different configuration" in capsys.readouterr().err
+    code = _run(
+        [
+            "--adapter",
+            "llava",
+            "--model",
+            str(tiny_llava),
+            "--suite",
+            "vqa",
+            "--limit",
+            "6",
+            "--out",
+            str(run_dir),
+            "--no-report",
+            "--overwrite",
+        ]
+    )
+    assert code == 0
+    assert len(_lines(run_dir)) == 6
+
+
+class FlakyLlava(LlavaAdapter):
+    """A real LLaVA that raises inside the model call for one chosen sample (fault injection)."""
+
+    name = "flaky_llava"
+    bad_ids = frozenset({"2001"})
+
+    def understand(self, batch, settings):  # type: ignore[no-untyped-def]
+        if any(r.sample_id in self.bad_ids for r in batch):
+            raise RuntimeError("simulated failure inside the model")
+        return super().understand(batch, settings)
+
+
+def _corrupt_copy(shapes_dir: Path, tmp_path: Path) -> Path:
+    data = tmp_path / "shapes"
+    shutil.copytree(shapes_dir, data)
+    (data / "images" / "shapes_000000000001.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    return data
+
+
+def test_bad_samples_are_recorded_and_the_run_goes_on(
+    tiny_llava: Path, shapes_dir: Path, tmp_path: Path, capsys
+) -> None:
+    registry.register(registry.ADAPTER_GROUP, "flaky_llava", f"{__name__}:FlakyLlava")
+    try:
+        data = _corrupt_copy(shapes_dir, tmp_path)
+        out = tmp_path / "run"
+        code = _run(
+            [
+                "--adapter",
+                "flaky_llava",
+                "--model",
+                str(tiny_llava),
+                "--suite",
+                "vqa",
+                "--limit",
+                "9",
+                "--batch-size",
+                "4",
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                "--no-report",
+            ]
+        )
+    finally:
+        registry.unregister(registry.ADAPTER_GROUP, "flaky_llava")
+    assert code == 1
+    lines = {r["sample_id"]: r for r in _lines(out)}
+    assert len(lines) == 9
+    # image 1 carries questions 1000..1002: all fail with a message naming the file
+    for qid in ("1000", "1001", "1002"):
+        assert "shapes_000000000001.png" in lines[qid]["error"]
+    assert "simulated failure" in lines["2001"]["error"]
+    # its batch-mates were retried one by one and succeeded
+    ok = [r for r in lines.values() if r["error"] is None]
+    assert len(ok) == 5 and all(r["answer"] is not None for r in ok)
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "errors"
+    assert run["suites"]["vqa"]["n_errors"] == 4
+    assert run["suites"]["vqa"]["metrics"]["vqa_accuracy"]["n"] == 5
+    assert "4 sample(s) failed" in capsys.readouterr().err
+
+
+def test_fail_fast_stops_at_first_failure(tiny_llava: Path, shapes_dir: Path, tmp_path: Path) -> None:
+    data = _corrupt_copy(shapes_dir, tmp_path)
+    out = tmp_path / "run"
+    code = _run(
+        [
+            "--adapter",
+            "llava",
+            "--model",
+            str(tiny_llava),
+            "--suite",
+            "vqa",
+            "--limit",
+            "9",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--no-report",
+            "--fail-fast",
+        ]
+    )
+    assert code == 1
+    assert _lines(out)[0]["error"] is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--adapter", "nope"], "unknown adapter 'nope'"),
+        (["--adapter", "llava", "--suite", "vqa,nosuch"], "unknown suite 'nosuch'"),
+        (["--adapter", "llava", "--model", "/does/not/exist"], "model path does not exist"),
+        (["--adapter", "llava", "--suite", "needs_generation"], "needs the generate capability"),
+    ],
+)
+def test_config_errors_are_one_line_before_loading(
+    args: list[str], message: str, tmp_path: Path, capsys
+) -> None:
+    registry.register(registry.SUITE_GROUP, "needs_generation", f"{__name__}:GenerationOnlySuite")
+    try:
+        code = _run([*args, "--out", str(tmp_path / "x")])
+    finally:
+        registry.unregister(registry.SUITE_GROUP, "needs_generation")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
+
+
+class GenerationOnlySuite(VQAFormatSuite):
+    """A suite that needs image generation, to check the capability guard."""
+
+    from mllmbench.adapters.base import Capability as _C
+
+    name = "needs_generation"
+    requires = _C.GENERATE
+
+
+def test_help_does_not_import_torch() -> None:
+    code = (
+        "import sys; from mllmbench.bench.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "for sub in ['run', 'score', 'list', 'report', 'data', 'tiny']:\n"
+        "    try:\n        main([sub, '--help'])\n    except SystemExit:\n        pass\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+        "assert 'transformers' not in sys.modules, 'transformers imported'\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
