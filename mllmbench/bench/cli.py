@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tiny": ("mllmbench.bench.commands.tiny", "build a tiny random checkpoint of a model family, offline"),
     "list": ("mllmbench.bench.commands.listing", "list installed adapters and suites"),
     "report": ("mllmbench.bench.commands.report", "render runs into one self-contained HTML report"),
+    "leaderboard": ("mllmbench.bench.commands.leaderboard", "build a static leaderboard site from many runs"),
 }
 
 # Exit codes: 0 ok; 1 the run finished but some samples failed; 2 usage or input error;

@@ -82,22 +82,28 @@ def _fmt(mv: dict[str, Any]) -> str:
     return f"{text} (n={mv.get('n')})"
 
 
-def _thumbnail(path: str | None) -> str | None:
-    """A small PNG data URI of the image, or None when it cannot be read."""
+def thumbnail_png(path: str | None, size: int = THUMBNAIL_PX) -> bytes | None:
+    """PNG bytes of the image shrunk to fit `size` pixels, or None when it cannot be read."""
     if not path:
         return None
     try:
         from PIL import Image
 
         with Image.open(path) as im:
-            im = im.convert("RGB")
-            im.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+            rgb = im.convert("RGB")
+            rgb.thumbnail((size, size))
             buf = io.BytesIO()
-            im.save(buf, format="PNG", optimize=True)
+            rgb.save(buf, format="PNG", optimize=True)
     except (OSError, ValueError) as exc:
         log.debug("no thumbnail for %s: %s", path, exc)
         return None
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
+
+
+def _thumbnail(path: str | None) -> str | None:
+    """A small PNG data URI of the image, or None when it cannot be read."""
+    png = thumbnail_png(path)
+    return None if png is None else "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def _samples_by_key(run_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
