@@ -1,7 +1,6 @@
-"""Where the shared golden vectors live: ``../shared/golden`` beside the repository root.
+"""Where the golden vectors live: ``tests/data/golden``, a copy of the team's ``shared/golden``.
 
-In CI a copy of ``shared/`` lies beside the clone at the same relative position. A missing
-directory fails the test (it is never skipped): the metrics are only checked through it.
+A missing directory fails the test (it is never skipped): the metrics are only checked through it.
 """
 
 from __future__ import annotations
@@ -12,16 +11,16 @@ from typing import Any
 
 import pytest
 
-SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
-GOLDEN_DIR = SHARED_DIR / "golden"
+GOLDEN_DIR = Path(__file__).resolve().parent / "data" / "golden"
+"""A copy of ``../shared/golden`` kept in the repository, so the tests never depend on a sibling folder."""
+SHARED_GOLDEN_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "golden"
+"""The team's shared golden vectors, when they lie beside the checkout (checked to equal the copy)."""
 
 
 def golden_dir() -> Path:
     """The golden directory; fails the calling test when it is absent."""
     if not GOLDEN_DIR.is_dir():
-        pytest.fail(
-            f"golden vectors not found at {GOLDEN_DIR} (expected ../shared/golden beside the repository)"
-        )
+        pytest.fail(f"golden vectors not found at {GOLDEN_DIR}")
     return GOLDEN_DIR
 
 
