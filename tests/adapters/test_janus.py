@@ -1,0 +1,152 @@
+"""Janus adapter (understanding side) on a tiny random checkpoint: contract, fidelity, batching."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mllmbench.adapters.base import Capability, GenerationParadigm, GenerationSettings, UnderstandRequest
+from mllmbench.adapters.hf import checkpoint_hash
+from mllmbench.adapters.janus import JANUS_CHAT_TEMPLATE, TINY_IMAGE_TOKENS, TINY_VQ_CODES, JanusAdapter
+from mllmbench.testing.adapter_contract import (
+    check_batching,
+    check_fidelity,
+    check_understanding_contract,
+    sample_requests,
+    synthetic_image,
+)
+
+SETTINGS = GenerationSettings(max_new_tokens=8)
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Janus checkpoint built once for this module."""
+    return JanusAdapter.build_tiny(tmp_path_factory.mktemp("tiny-janus"), seed=0)
+
+
+@pytest.fixture(scope="module")
+def adapter(tiny_dir: Path) -> Iterator[JanusAdapter]:
+    """The adapter loaded on the tiny checkpoint, float32 on the CPU."""
+    loaded = JanusAdapter(str(tiny_dir))
+    loaded.load()
+    yield loaded
+    loaded.close()
+
+
+def test_contract(tiny_dir: Path) -> None:
+    check_understanding_contract(JanusAdapter, tiny_dir).close()
+
+
+def test_prompt_system_prompt_and_image_tokens(adapter: JanusAdapter) -> None:
+    from transformers.models.janus.processing_janus import DEFAULT_SYSTEM_PROMPT
+
+    question = "What colour is the circle?"
+    [response] = adapter.understand([UnderstandRequest("a", (synthetic_image(0),), question)], SETTINGS)
+    assert response.prompt == f"<|User|>: <image_placeholder>\n{question}\n\n<|Assistant|>:"
+    image = "<begin_of_image>" + "<image_placeholder>" * TINY_IMAGE_TOKENS + "<end_of_image>"
+    expanded = f"{DEFAULT_SYSTEM_PROMPT}<|User|>: {image}\n{question}\n\n<|Assistant|>:"
+    ids = adapter.tokenizer(expanded)["input_ids"]
+    assert ids[0] == adapter.tokenizer.bos_token_id
+    inputs = adapter.processor_inputs([response.prompt], [[synthetic_image(0)]])
+    assert inputs["input_ids"][0].tolist() == ids
+    assert response.usage.image_tokens == TINY_IMAGE_TOKENS == adapter.info.visual_tokens_per_image
+    assert response.usage.input_tokens == len(ids)
+    assert response.usage.profile is not None and response.usage.profile.vision_seconds
+
+
+def test_paradigm_and_parameter_groups(adapter: JanusAdapter) -> None:
+    model = adapter.model
+    inner = model.model
+
+    def count(*modules: Any) -> int:
+        return sum(p.numel() for module in modules for p in module.parameters())
+
+    params = adapter.info.parameters
+    assert params["vision"] == count(inner.vision_model)
+    assert params["connector"] == count(inner.aligner)
+    assert params["llm"] == count(inner.language_model, model.lm_head)
+    generation = (inner.vqmodel, inner.generation_embeddings, inner.generation_aligner, inner.generation_head)
+    assert params["generation"] == count(*generation)
+    assert params["total"] == count(model) == sum(v for k, v in params.items() if k != "total")
+    info = adapter.info
+    assert (info.paradigm.vision_encoder, info.paradigm.llm_backbone) == ("JanusVisionModel", "LlamaModel")
+    assert str(info.paradigm.connector) == "mlp"
+    assert info.paradigm.generation is GenerationParadigm.AUTOREGRESSIVE_VQ
+    assert info.capabilities == Capability.UNDERSTAND
+    assert info.chat_template == JANUS_CHAT_TEMPLATE
+
+
+def test_fidelity_against_direct_transformers(adapter: JanusAdapter) -> None:
+    for request in sample_requests(3):
+        check_fidelity(adapter, request, SETTINGS)
+
+
+def test_batch_of_eight_equals_one_at_a_time(adapter: JanusAdapter) -> None:
+    requests = sample_requests(8)
+    assert len({r.text for r in requests}) == 8 and len({r.images[0].size for r in requests}) > 1
+    check_batching(adapter, requests, SETTINGS)
+
+
+def test_output_depends_on_the_image(adapter: JanusAdapter) -> None:
+    import torch
+
+    prompt = adapter.render_prompt("What colour is the circle?", 1)
+    logits = []
+    for index in (0, 1):
+        inputs = adapter.processor(text=[prompt], images=[synthetic_image(index)], return_tensors="pt")
+        with torch.inference_mode():
+            logits.append(adapter.model(**inputs).logits[0, -1])
+    assert (logits[0] - logits[1]).abs().max().item() > 1e-2
+    same_question = [
+        UnderstandRequest(f"s{i}", (synthetic_image(i),), "What colour is the circle?") for i in range(6)
+    ]
+    answers = {r.text for r in adapter.understand(same_question, SETTINGS)}
+    assert len(answers) > 1, f"six different images gave one answer: {answers}"
+
+
+def test_tiny_checkpoint_can_also_generate_images(adapter: JanusAdapter) -> None:
+    """The generation path (for the image-generation side of this family) is consistent."""
+    import torch
+
+    model, processor = adapter.model, adapter.processor
+    boi = processor.tokenizer.convert_tokens_to_ids("<begin_of_image>")
+    # The image mode reads the begin-of-image id from the generation config (a copy here).
+    config = copy.deepcopy(model.generation_config)
+    config.generation_kwargs = {"boi_token_id": boi}
+    inputs = processor(
+        text=["<|User|>: A red circle\n\n<|Assistant|>:"], generation_mode="image", return_tensors="pt"
+    )
+    assert inputs["input_ids"][0, -1] == boi
+    torch.manual_seed(0)
+    with torch.inference_mode():
+        codes = model.generate(
+            **inputs, generation_config=config, generation_mode="image", do_sample=True, guidance_scale=2.0
+        )
+        pixels = model.decode_image_tokens(codes)
+    assert tuple(codes.shape) == (1, TINY_IMAGE_TOKENS)
+    assert int(codes.min()) >= 0 and int(codes.max()) < TINY_VQ_CODES
+    assert tuple(pixels.shape) == (1, 32, 32, 3)
+
+
+def test_tiny_build_is_deterministic(tmp_path: Path, tiny_dir: Path) -> None:
+    again = JanusAdapter.build_tiny(tmp_path / "again", seed=0)
+    other = JanusAdapter.build_tiny(tmp_path / "other", seed=1)
+    for name in ("model.safetensors", "tokenizer.json", "config.json", "processor_config.json"):
+        assert (again / name).read_bytes() == (tiny_dir / name).read_bytes(), name
+    assert checkpoint_hash(again) == checkpoint_hash(tiny_dir) != checkpoint_hash(other)
+
+
+def test_tiny_command_builds_a_loadable_checkpoint(tmp_path: Path) -> None:
+    from mllmbench.bench.cli import main
+
+    out = tmp_path / "cli"
+    assert main(["tiny", "janus", "--out", str(out)]) == 0
+    loaded = JanusAdapter(str(out))
+    loaded.load()
+    assert loaded.info.visual_tokens_per_image == TINY_IMAGE_TOKENS
+    loaded.close()
