@@ -3,7 +3,7 @@
 An adapter wraps a model family (LLaVA, BLIP-2, Mllama, ...) behind batched calls:
 
 * understanding: images + prompt -> text (`Adapter.understand`);
-* generation: prompt -> images (`Adapter.generate_images`).
+* generation: prompt -> images (`Adapter.generate_images`), each request with its own seed.
 
 Constructing an adapter is cheap and never touches weights; `load()` does the heavy work.
 Every adapter declares its capabilities and its paradigm (how vision meets language), and the
@@ -112,6 +112,8 @@ class AdapterInfo:
     """The chat template the adapter applies (the prompt wording belongs to the suite)."""
     batching: str = "batched"
     """``batched`` or a sentence saying why this family runs one sample at a time."""
+    weights_bytes: int | None = None
+    """Memory of the loaded weights: parameter and buffer bytes, shared storage counted once."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form."""
@@ -129,6 +131,7 @@ class AdapterInfo:
             "processor_class": self.processor_class,
             "chat_template": self.chat_template,
             "batching": self.batching,
+            "weights_bytes": self.weights_bytes,
         }
 
 
@@ -165,6 +168,29 @@ class UnderstandRequest:
 
 
 @dataclass(frozen=True)
+class GenerationProfile:
+    """Where one batched generate call spent its time (METRICS.md §5), and this sample's token times.
+
+    The ``*_seconds`` fields other than `token_seconds` belong to the whole batch and are the
+    same for every sample in it.
+    """
+
+    preprocess_seconds: float
+    """Chat template, processor (image resize/normalise, tokenise) and copy to the device."""
+    prefill_seconds: float
+    """Generate start to the batch's first token: vision encoder, connector and LLM prefill."""
+    decode_seconds: float
+    """The batch's first token to the end of generate."""
+    vision_seconds: float | None
+    """Time inside the vision encoder and connector modules (inside `prefill_seconds` for
+    families that encode images in the first forward); None when not measured."""
+    token_seconds: tuple[float, ...]
+    """When each of this sample's output tokens was appended, in seconds since generate start."""
+    clock: str = "perf_counter"
+    """``perf_counter`` (host clock) or ``cuda_events`` (device stream timestamps)."""
+
+
+@dataclass(frozen=True)
 class Usage:
     """Token counts and time for one sample; shared with the efficiency suite."""
 
@@ -177,6 +203,8 @@ class Usage:
     batch_seconds: float
     """Wall time of the batched generate call this sample was part of."""
     batch_size: int
+    profile: GenerationProfile | None = field(default=None, kw_only=True)
+    """Timing breakdown of the call, when the adapter measures one (not part of `to_dict`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form."""
@@ -198,6 +226,117 @@ class UnderstandResponse:
     prompt: str
     """The exact text given to the processor, after the chat template."""
     usage: Usage
+
+
+def derive_seed(run_seed: int, *parts: str) -> int:
+    """A per-request seed from the run seed and names (suite, sample id), in ``[0, 2**31)``.
+
+    blake2b, not ``hash()`` (salted per process): the same inputs give the same seed on every
+    machine, so one sample's image does not depend on which other samples share its batch.
+    """
+    import hashlib
+
+    key = "\0".join([str(int(run_seed)), *parts]).encode("utf-8")
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % 2**31
+
+
+@dataclass(frozen=True)
+class ImageGenerationSettings:
+    """Knobs of a text-to-image run; ``None`` means the checkpoint's own default.
+
+    The adapter resolves every ``None`` and reports the values it used in
+    `GenerateResponse.settings`, which the runner records on each sample line.
+    """
+
+    seed: int = 0
+    """The run seed; each `GenerateRequest` carries its own seed derived from it."""
+    num_inference_steps: int | None = None
+    """Denoising steps (diffusion); ignored by autoregressive generators (one step per token)."""
+    guidance_scale: float | None = None
+    """Classifier-free guidance scale; 1 or less turns guidance off where the family allows it."""
+    temperature: float | None = None
+    """Sampling temperature of autoregressive image-token generation."""
+    top_k: int | None = None
+    """Top-k filter of autoregressive image-token sampling (None: no filter)."""
+    width: int | None = None
+    height: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form."""
+        return {
+            "seed": self.seed,
+            "num_inference_steps": self.num_inference_steps,
+            "guidance_scale": self.guidance_scale,
+            "temperature": self.temperature,
+            "top_k": self.top_k,
+            "width": self.width,
+            "height": self.height,
+        }
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """One text-to-image item: the suite's prompt and the seed its images are drawn with."""
+
+    sample_id: str
+    text: str
+    """The suite's prompt wording, before any chat template."""
+    seed: int
+    """Same seed and settings, same image, whatever else shares the batch."""
+
+
+@dataclass(frozen=True)
+class GenerateUsage:
+    """Cost of one request's images (the efficiency figures of a generation run)."""
+
+    batch_seconds: float
+    """Wall time of the call that drew this request's images (all stages)."""
+    batch_size: int
+    """Requests drawn in that call."""
+    steps: int
+    """Denoising steps (diffusion) or decoding steps (autoregressive: one per image token)."""
+    nfe: int
+    """Forward passes of the generator network per image, as counted: steps x `guidance_multiplier`."""
+    guidance_multiplier: int
+    """2 when every step also runs the unconditional branch (classifier-free guidance), else 1."""
+    input_tokens: int
+    """Prompt tokens the generator (or, with an LLM conditioner, the LLM) read."""
+    image_tokens: int = 0
+    """Discrete image tokens generated per image (autoregressive VQ); 0 for diffusion."""
+    output_tokens: int = 0
+    """Text tokens generated on the way (an LLM conditioner's rewritten prompt)."""
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    """Batch-level time of each stage (``rewrite``, ``draw``, ``decode`` ...)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form."""
+        return {
+            "batch_seconds": self.batch_seconds,
+            "batch_size": self.batch_size,
+            "steps": self.steps,
+            "nfe": self.nfe,
+            "guidance_multiplier": self.guidance_multiplier,
+            "input_tokens": self.input_tokens,
+            "image_tokens": self.image_tokens,
+            "output_tokens": self.output_tokens,
+            "stage_seconds": dict(self.stage_seconds),
+        }
+
+
+@dataclass(frozen=True)
+class GenerateResponse:
+    """What an adapter returns for one `GenerateRequest`."""
+
+    images: tuple[Image, ...]
+    """RGB images, one per image asked for (one per prompt unless the suite asks for more)."""
+    prompt: str
+    """The exact text the (first) model was given, after any chat template."""
+    settings: dict[str, Any]
+    """The knobs actually used (steps, guidance_scale, temperature, top_k, width, height, seed,
+    scheduler ...), every default resolved."""
+    usage: GenerateUsage
+    rewritten_prompt: str | None = None
+    """What an LLM conditioner turned the prompt into (the text the image model drew), else None."""
 
 
 class Adapter:
@@ -250,6 +389,12 @@ class Adapter:
     ) -> list[UnderstandResponse]:
         """Answer a batch of requests; one response per request, in order."""
         raise NotImplementedError(f"adapter {self.name!r} does not support understanding")
+
+    def generate_images(
+        self, batch: Sequence[GenerateRequest], settings: ImageGenerationSettings
+    ) -> list[GenerateResponse]:
+        """Draw images for a batch of prompts; one response per request, in order."""
+        raise NotImplementedError(f"adapter {self.name!r} does not support image generation")
 
     # --- tiny checkpoints ------------------------------------------------------------------
     @classmethod

@@ -14,7 +14,12 @@ A family is one small subclass that sets the class variables and overrides the h
 * `count_image_tokens`: how many input positions each sample's images became (default: the
   number of image-token ids in ``input_ids``);
 * `image_token_id`, `vision_encoder_name`, `llm_backbone_name`, `chat_template_text`,
-  `new_token_rows`, `decode`, `generation_kwargs` for the rarer differences.
+  `new_token_rows`, `decode`, `generation_kwargs` for the rarer differences;
+* `timed_modules`: the modules whose forward time counts as vision + connector time
+  (default: the ``vision`` and ``connector`` groups of ``param_groups``).
+
+Every call also returns a `GenerationProfile` per sample (preprocessing, prefill, decode,
+vision + connector time and per-token times, see `mllmbench.bench.profiling`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from mllmbench.adapters.base import (
     Adapter,
     AdapterInfo,
     Capability,
+    GenerationProfile,
     GenerationSettings,
     Paradigm,
     UnderstandRequest,
@@ -38,6 +44,7 @@ from mllmbench.adapters.base import (
     Usage,
 )
 from mllmbench.bench.errors import ConfigError, MissingResourceError
+from mllmbench.bench.profiling import GenerateProfiler, weights_bytes
 
 if TYPE_CHECKING:
     import torch
@@ -257,6 +264,7 @@ class HFVisionLanguageAdapter(Adapter):
             processor_class=type(self.processor).__name__,
             chat_template=self.chat_template_text(),
             batching=self.batching,
+            weights_bytes=weights_bytes(self.model),
         )
 
     def close(self) -> None:
@@ -283,21 +291,27 @@ class HFVisionLanguageAdapter(Adapter):
         import torch
         from transformers import BatchFeature
 
+        preprocess_start = time.perf_counter()
         prompts = [self.render_prompt(request.text, len(request.images)) for request in batch]
         inputs = self.processor_inputs(prompts, [list(request.images) for request in batch])
         if not isinstance(inputs, BatchFeature):
             inputs = BatchFeature(dict(inputs))
         inputs = inputs.to(self.device, dtype=getattr(torch, self.dtype))
+        self._synchronize()
+        preprocess_seconds = time.perf_counter() - preprocess_start
         image_tokens = self.count_image_tokens(inputs)
         input_tokens = self._count_input_tokens(inputs)
 
         torch.manual_seed(settings.seed)
+        profiler = GenerateProfiler(self.device, self.timed_modules())
+        generate_kwargs = profiler.add_to(self.generation_kwargs(settings))
         self._synchronize()
         start = time.perf_counter()
-        with torch.inference_mode():
-            sequences = self.model.generate(**inputs, **self.generation_kwargs(settings))
+        with torch.inference_mode(), profiler:
+            sequences = self.model.generate(**inputs, **generate_kwargs)
         self._synchronize()
         seconds = time.perf_counter() - start
+        times = profiler.times()
 
         eos_ids = self._eos_token_ids()
         rows = [list(map(int, row)) for row in self.new_token_rows(sequences, inputs)]
@@ -313,6 +327,14 @@ class HFVisionLanguageAdapter(Adapter):
                     image_tokens=n_img,
                     batch_seconds=seconds,
                     batch_size=len(batch),
+                    profile=GenerationProfile(
+                        preprocess_seconds=preprocess_seconds,
+                        prefill_seconds=times.prefill_seconds,
+                        decode_seconds=times.decode_seconds,
+                        vision_seconds=times.vision_seconds,
+                        token_seconds=times.step_seconds[:n_out],
+                        clock=times.clock,
+                    ),
                 ),
             )
             for text, prompt, n_in, n_out, n_img in zip(
@@ -366,6 +388,12 @@ class HFVisionLanguageAdapter(Adapter):
         probe = PILImage.new("RGB", self.probe_image_size, (127, 127, 127))
         inputs = self.processor_inputs([self.render_prompt("?", 1)], [[probe]])
         return self.count_image_tokens(inputs)[0]
+
+    def timed_modules(self) -> list[Any]:
+        """The modules whose forward time is the vision + connector time: the ``vision`` and
+        ``connector`` submodules of `param_groups`."""
+        names = [*self.param_groups.get("vision", ()), *self.param_groups.get("connector", ())]
+        return [self.model.get_submodule(name) for name in names]
 
     def vision_encoder_name(self) -> str:
         """Class name of the first ``vision`` submodule."""

@@ -67,12 +67,17 @@ class SampleRecord:
     """What was extracted from `output` for scoring."""
     references: list[str]
     scores: dict[str, float]
-    timing: dict[str, float]
+    timing: dict[str, Any]
+    """Seconds: the batch's generate call (``batch_seconds``) and whole adapter call
+    (``call_seconds``); with a `GenerationProfile` also the batch's preprocess, prefill, decode
+    and vision + connector time and this sample's TTFT, E2EL, TPOT and inter-token gaps (a list)."""
     tokens: dict[str, int]
     error: str | None = None
     text: str = ""
     """The suite's prompt wording before the chat template."""
     meta: dict[str, Any] = field(default_factory=dict)
+    memory: dict[str, Any] = field(default_factory=dict)
+    """Peak memory of the adapter call this sample was part of, and the weights (bytes)."""
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mllmbench.adapters.base import Adapter, GenerationSettings, UnderstandRequest, UnderstandResponse
-from mllmbench.bench import distributed, jsonio, provenance, registry, samplelog
+from mllmbench.bench import distributed, jsonio, profiling, provenance, registry, samplelog
 from mllmbench.bench.errors import ConfigError, InputError, MllmBenchError
 from mllmbench.bench.images import open_rgb
 from mllmbench.bench.records import (
@@ -35,6 +35,16 @@ log = logging.getLogger(__name__)
 
 class SampleFailure(Exception):
     """Raised with `--fail-fast` when a sample fails."""
+
+
+@dataclass(frozen=True)
+class CallStats:
+    """What the runner measured around one successful adapter call (shared by its samples)."""
+
+    seconds: float
+    """Wall time of the whole ``adapter.understand`` call."""
+    memory: dict[str, Any]
+    """`profiling.MemoryTracker` figures of the call, plus the weights."""
 
 
 @dataclass
@@ -160,6 +170,9 @@ class Runner:
         if dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             _check_resume(self.run_dir, self.config, self.overwrite)
+        # Every rank reads the finished samples before any rank writes new ones, so all ranks
+        # shard the same list of unfinished samples.
+        previous = samplelog.read_records(self.run_dir)
         distributed.barrier(dist)
         log_path = (
             samplelog.rank_log(self.run_dir, dist.rank) if dist.enabled else self.run_dir / SAMPLES_FILE
@@ -176,7 +189,6 @@ class Runner:
         adapter.load()
         load_seconds = time.perf_counter() - t0
         log.info("loaded %s from %s in %.1fs", self.config.adapter, self.config.model, load_seconds)
-        previous = samplelog.read_records(self.run_dir)
         if previous and dist.is_main:
             log.info("resuming: %d sample lines read back from %s", len(previous), self.run_dir)
         status = "ok"
@@ -217,9 +229,11 @@ class Runner:
         wall0 = time.perf_counter()
         bar = _progress(total=len(mine), desc=suite.name, enabled=self.progress and dist.is_main)
         try:
-            bs = max(1, self.config.batch_size)
-            for start in range(0, len(mine), bs):
-                batch = mine[start : start + bs]
+            for planned in suite.plan_batches(mine, self.config.batch_size):
+                batch = list(planned.samples)
+                if planned.warmup:
+                    self._warm_up(adapter, batch)
+                    continue
                 for record in self._run_batch(adapter, suite, batch, live):
                     jsonio.append_jsonl(log_path, record.to_dict())
                     if record.error is not None:
@@ -230,6 +244,19 @@ class Runner:
         finally:
             bar.close()
         return time.perf_counter() - wall0
+
+    def _warm_up(self, adapter: Adapter, batch: Sequence[Sample]) -> None:
+        """One unlogged call on `batch` (warm-up before measured calls); failures only logged."""
+        try:
+            requests = [
+                UnderstandRequest(s.sample_id, tuple(open_rgb(p) for p in s.image_paths), s.text)
+                for s in batch
+            ]
+            adapter.understand(requests, self.settings)
+        except (KeyboardInterrupt, SystemExit, MemoryError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the measured call on the same samples records it
+            log.warning("warm-up call on %d sample(s) failed: %s", len(batch), exc)
 
     def _run_batch(
         self, adapter: Adapter, suite: Suite, batch: Sequence[Sample], metrics: list[Metric]
@@ -248,21 +275,29 @@ class Runner:
             if isinstance(result, str):
                 records[sample.sample_id] = _error_record(suite, sample, result)
                 continue
-            records[sample.sample_id] = self._score_sample(suite, sample, result, metrics)
+            response, stats = result
+            records[sample.sample_id] = self._score_sample(suite, sample, response, metrics, stats)
         return [records[s.sample_id] for s in batch]
 
     def _call_adapter(
         self, adapter: Adapter, requests: list[tuple[Sample, UnderstandRequest]]
-    ) -> list[UnderstandResponse | str]:
-        """Call the adapter on the batch; if the batch fails, retry one by one to isolate the culprit."""
+    ) -> list[tuple[UnderstandResponse, CallStats] | str]:
+        """Call the adapter on the batch; if the batch fails, retry one by one to isolate the culprit.
+
+        Each successful call is timed and its peak memory tracked (`profiling.MemoryTracker`).
+        """
         if not requests:
             return []
         reqs = [r for _, r in requests]
         try:
-            responses = adapter.understand(reqs, self.settings)
+            with profiling.MemoryTracker(adapter.device) as memory:
+                start = time.perf_counter()
+                responses = adapter.understand(reqs, self.settings)
+                seconds = time.perf_counter() - start
             if len(responses) != len(reqs):
                 raise RuntimeError(f"adapter returned {len(responses)} responses for {len(reqs)} requests")
-            return list(responses)
+            stats = CallStats(seconds, {**memory.figures, "weights_bytes": _weights_bytes(adapter)})
+            return [(response, stats) for response in responses]
         except (KeyboardInterrupt, SystemExit, MemoryError):
             raise
         except Exception as exc:  # noqa: BLE001 - one bad sample must not sink the run
@@ -270,19 +305,25 @@ class Runner:
                 log.debug("sample %s failed:\n%s", reqs[0].sample_id, traceback.format_exc())
                 return [f"{type(exc).__name__} in adapter {adapter.name!r}: {exc}"]
             log.info("batch of %d failed (%s); retrying one sample at a time", len(reqs), exc)
-            out: list[UnderstandResponse | str] = []
+            out: list[tuple[UnderstandResponse, CallStats] | str] = []
             for item in requests:
                 out.extend(self._call_adapter(adapter, [item]))
             return out
 
     def _score_sample(
-        self, suite: Suite, sample: Sample, response: UnderstandResponse, metrics: list[Metric]
+        self,
+        suite: Suite,
+        sample: Sample,
+        response: UnderstandResponse,
+        metrics: list[Metric],
+        stats: CallStats,
     ) -> SampleRecord:
         answer = suite.extract_answer(response.text)
         scores: dict[str, float] = {}
         for m in metrics:
             scores.update(m.update(sample, answer))
         u = response.usage
+        profile = getattr(u, "profile", None)
         return SampleRecord(
             sample_id=sample.sample_id,
             task=suite.name,
@@ -296,10 +337,13 @@ class Runner:
                 "batch_seconds": u.batch_seconds,
                 "batch_size": u.batch_size,
                 "seconds_per_sample": u.batch_seconds / max(1, u.batch_size),
+                "call_seconds": stats.seconds,
+                **(profiling.sample_timing(profile) if profile is not None else {}),
             },
             tokens={"input": u.input_tokens, "output": u.output_tokens, "image": u.image_tokens},
             text=sample.text,
             meta=dict(sample.meta),
+            memory=dict(stats.memory),
         )
 
     def _finish(
@@ -318,17 +362,35 @@ class Runner:
         (self.run_dir / SAMPLE_SCORES_FILE).unlink(missing_ok=True)
         outcomes: list[SuiteOutcome] = []
         results: dict[str, Any] = {}
+        prov = provenance.collect(self.config.device)
+        context = self._metric_context(prov)
         for suite, samples in loaded:
-            outcome, result = self._score_suite(suite, samples, records, walls.get(suite.name, 0.0))
+            outcome, result = self._score_suite(
+                suite, samples, records, walls.get(suite.name, 0.0), context=context
+            )
             outcomes.append(outcome)
             results[suite.name] = result
         if status == "ok" and any(o.n_errors for o in outcomes):
             status = "errors"
         if status == "ok" and any(o.n_done < o.n_samples for o in outcomes):
             status = "incomplete"
-        run_json = self._run_json(adapter, results, started, load_seconds, status)
+        run_json = self._run_json(adapter, results, started, load_seconds, status, prov=prov)
         jsonio.write_json_atomic(self.run_dir / RUN_FILE, run_json)
         return RunOutcome(self.run_dir, run_json, outcomes)
+
+    def _metric_context(self, prov: dict[str, Any]) -> dict[str, Any]:
+        """What `Metric.set_run_context` receives: where and how the figures were measured."""
+        libraries = prov.get("libraries", {})
+        return {
+            "device": self.config.device,
+            "device_name": prov.get("device_name"),
+            "dtype": self.config.dtype,
+            "batch_size": self.config.batch_size,
+            "max_new_tokens": self.config.max_new_tokens,
+            "libraries": {k: libraries.get(k) for k in ("torch", "transformers", "accelerate")},
+            "cuda": prov.get("cuda"),
+            "torch_threads": prov.get("torch_threads"),
+        }
 
     def _score_suite(
         self,
@@ -336,9 +398,13 @@ class Runner:
         samples: Sequence[Sample],
         records: dict[tuple[str, str], dict[str, Any]],
         wall: float,
+        *,
+        context: dict[str, Any] | None = None,
     ) -> tuple[SuiteOutcome, dict[str, Any]]:
-        """Corpus metrics from the logged answers, in dataset order (same for resumed/sharded runs)."""
+        """Corpus metrics from the logged records, in dataset order (same for resumed/sharded runs)."""
         metrics = suite.metrics()
+        for m in metrics:
+            m.set_run_context(context or {})
         outcome = SuiteOutcome(suite.name, n_samples=len(samples))
         n_tokens_out = 0
         for sample in samples:
@@ -351,7 +417,7 @@ class Runner:
             outcome.n_done += 1
             n_tokens_out += int(rec.get("tokens", {}).get("output", 0) or 0)
             for m in metrics:
-                m.update(sample, rec["answer"])
+                m.update_record(sample, rec)
         values: dict[str, Any] = {}
         notes: dict[str, str] = {}
         versions: dict[str, str] = {}
@@ -395,7 +461,14 @@ class Runner:
         }
 
     def _run_json(
-        self, adapter: Adapter, results: dict[str, Any], started: str, load_seconds: float, status: str
+        self,
+        adapter: Adapter,
+        results: dict[str, Any],
+        started: str,
+        load_seconds: float,
+        status: str,
+        *,
+        prov: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         try:
             adapter_info = adapter.info.to_dict()
@@ -411,10 +484,21 @@ class Runner:
             "config": self.config.to_dict(),
             "generation": self.settings.to_dict(),
             "adapter": adapter_info,
-            "provenance": {**provenance.collect(self.config.device), "world_size": dist.world_size},
+            "provenance": {
+                **(prov if prov is not None else provenance.collect(self.config.device)),
+                "world_size": dist.world_size,
+            },
             "load_seconds": load_seconds,
             "suites": results,
         }
+
+
+def _weights_bytes(adapter: Adapter) -> int | None:
+    """The loaded weights' bytes from the adapter's info (None when it does not say)."""
+    try:
+        return adapter.info.weights_bytes
+    except RuntimeError:
+        return None
 
 
 def _finished(rec: dict[str, Any] | None) -> bool:

@@ -7,7 +7,7 @@ template. Suites are found through the ``mllmbench.suites`` entry-point group.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -46,10 +46,13 @@ class MetricValue:
     """How the interval was made: ``normal`` (mean +- 1.96 SE) or ``bootstrap-percentile (B=...)``."""
     higher_is_better: bool = True
     unit: str = ""
+    context: dict[str, Any] | None = None
+    """Conditions the value holds under, for figures that depend on them (efficiency: device,
+    dtype, batch size, library versions); None for quality metrics."""
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON form."""
-        return {
+        """Plain JSON form (``context`` only when set)."""
+        out: dict[str, Any] = {
             "value": self.value,
             "n": self.n,
             "stderr": self.stderr,
@@ -59,11 +62,23 @@ class MetricValue:
             "higher_is_better": self.higher_is_better,
             "unit": self.unit,
         }
+        if self.context is not None:
+            out["context"] = self.context
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> MetricValue:
         """Inverse of `to_dict`."""
         return cls(**{k: d.get(k) for k in cls.__dataclass_fields__ if k in d})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class PlannedBatch:
+    """One adapter call the runner makes for a suite."""
+
+    samples: tuple[Sample, ...]
+    warmup: bool = False
+    """Run but neither logged nor scored (warm-up before measured calls)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +101,21 @@ class Metric(abc.ABC):
     @abc.abstractmethod
     def update(self, sample: Sample, answer: str) -> dict[str, float]:
         """Add one prediction; return the per-sample scores that are known now (may be empty)."""
+
+    def update_record(self, sample: Sample, record: Mapping[str, Any]) -> dict[str, float]:
+        """Add one logged ``samples.jsonl`` record; by default `update` with its answer.
+
+        The runner computes corpus values through this hook, so a metric that needs more than
+        the answer (timing, token counts, memory) overrides it.
+        """
+        return self.update(sample, record["answer"])
+
+    def set_run_context(self, context: Mapping[str, Any]) -> None:  # noqa: B027 - optional hook
+        """Facts about the run (device, dtype, batch size, library versions), given before scoring.
+
+        Ignored by default; metrics whose values depend on them record them in
+        `MetricValue.context`.
+        """
 
     @abc.abstractmethod
     def compute(self) -> MetricResult:
@@ -125,6 +155,14 @@ class Suite(abc.ABC):
     @abc.abstractmethod
     def metrics(self) -> list[Metric]:
         """Fresh metric instances for one run."""
+
+    def plan_batches(self, samples: Sequence[Sample], batch_size: int) -> list[PlannedBatch]:
+        """How the runner groups this rank's unfinished samples into adapter calls.
+
+        By default consecutive chunks of `batch_size`, none of them warm-up.
+        """
+        size = max(1, batch_size)
+        return [PlannedBatch(tuple(samples[i : i + size])) for i in range(0, len(samples), size)]
 
     def extract_answer(self, output: str) -> str:
         """What is scored from the model output; by default the stripped text."""

@@ -89,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     except SampleFailure as exc:
         print(f"mllm-bench: stopped at the first failed sample (--fail-fast): {exc}", file=sys.stderr)
         return 1
+    if not outcome.run_json:  # a torchrun rank other than 0: rank 0 reports for everyone
+        return 0
     print(format_summary(outcome.run_json))
     print(f"run directory: {outcome.run_dir}")
     if not args.no_report:
