@@ -56,8 +56,12 @@ def test_dataframes_load_with_one_call(two_runs: list[Path]) -> None:
         "tokens.output",
         "timing.seconds_per_sample",
         "meta.answer_type",
+        "timing.ttft_seconds",
+        "memory.weights_bytes",
     ):
         assert col in samples.columns, col
+    # accuracy-per-cost is a query on the same rows
+    assert (samples["timing.ttft_seconds"] > 0).all() and (samples["memory.weights_bytes"] > 0).all()
     assert set(samples["connector"]) == {"mlp"}
     assert samples.groupby("run_id")["tokens.output"].max().max() <= 8
     metrics = load_metrics(two_runs)

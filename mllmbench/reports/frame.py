@@ -68,8 +68,9 @@ def _run_columns(run: dict[str, Any], run_dir: Path) -> dict[str, Any]:
 def load_samples(paths: PathLike | Iterable[PathLike]) -> pd.DataFrame:
     """One row per sample of every run found: identity, paradigm, output, scores, tokens, timing.
 
-    Per-sample scores appear as ``score.<metric>`` columns, token counts as ``tokens.<kind>``
-    and timings as ``timing.<field>``.
+    Per-sample scores appear as ``score.<metric>`` columns, token counts as ``tokens.<kind>``,
+    timings as ``timing.<field>`` and memory figures of the sample's adapter call as
+    ``memory.<field>``, so accuracy-per-cost is a DataFrame query.
     """
     import pandas as pd
 
@@ -101,6 +102,8 @@ def load_samples(paths: PathLike | Iterable[PathLike]) -> pd.DataFrame:
                 row[f"tokens.{name}"] = val
             for name, val in rec.get("timing", {}).items():
                 row[f"timing.{name}"] = val
+            for name, val in (rec.get("memory") or {}).items():
+                row[f"memory.{name}"] = val
             for name, val in rec.get("meta", {}).items():
                 row[f"meta.{name}"] = val
             rows.append(row)
