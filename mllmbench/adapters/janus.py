@@ -6,9 +6,10 @@ the like) with its ``JanusProcessor``. One Llama-style LLM serves two visual pat
 * understanding (this adapter, text out): a SigLIP-style ViT encodes the image and a 2-layer
   MLP aligner maps its patch features into the LLM, one ``<image_placeholder>`` position each
   (576 for Janus-Pro), between ``<begin_of_image>`` and ``<end_of_image>``;
-* generation (not wired yet): the LLM predicts discrete VQ codes (``generation_embeddings``,
-  ``generation_aligner``, ``generation_head``) that the VQ-VAE decodes to pixels, so the
-  family's generation paradigm is autoregressive VQ.
+* generation (`JanusAdapter.generate_images`): the LLM predicts discrete VQ codes
+  (``generation_embeddings``, ``generation_aligner``, ``generation_head``) that the VQ-VAE
+  decodes to pixels, so the family's generation paradigm is autoregressive VQ. One checkpoint
+  thus gives a unified model both its understanding and its generation rows.
 
 Prompts come from the processor's chat template (``<|User|>: <image_placeholder>\\n{text}\\n\\n
 <|Assistant|>:``); the hub checkpoints' processors also prepend Janus's default system prompt
@@ -18,11 +19,25 @@ prompt.
 
 from __future__ import annotations
 
+import copy
+import logging
+import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from mllmbench.adapters.base import Capability, Connector, GenerationParadigm
+from mllmbench.adapters.base import (
+    Capability,
+    Connector,
+    GenerateRequest,
+    GenerateResponse,
+    GenerateUsage,
+    GenerationParadigm,
+    ImageGenerationSettings,
+)
 from mllmbench.adapters.hf import HFVisionLanguageAdapter
+
+log = logging.getLogger(__name__)
 
 IMAGE_TOKEN = "<image_placeholder>"
 BEGIN_IMAGE_TOKEN = "<begin_of_image>"
@@ -61,6 +76,10 @@ TINY_IMAGE_TOKENS = (TINY_IMAGE_SIZE // TINY_PATCH_SIZE) ** 2
 """Image positions of the tiny model: one per ViT patch."""
 TINY_VQ_CODES = 32
 """Codebook size of the tiny VQ-VAE (the generation path)."""
+DEFAULT_GUIDANCE_SCALE = 5.0
+"""Classifier-free guidance of Janus's text-to-image recipe (and transformers' Janus default)."""
+DEFAULT_TEMPERATURE = 1.0
+"""Janus samples image tokens at temperature 1 with no top-k filter."""
 
 
 class JanusAdapter(HFVisionLanguageAdapter):
@@ -69,7 +88,7 @@ class JanusAdapter(HFVisionLanguageAdapter):
     Connector: ``mlp``. Janus is a unified early-fusion-*generation* model, but its
     understanding path feeds continuous ViT features through an MLP, the LLaVA paradigm; the
     discrete VQ tokens only appear when it generates images (``generation`` is
-    `GenerationParadigm.AUTOREGRESSIVE_VQ`; `Capability.GENERATE` comes with that method).
+    `GenerationParadigm.AUTOREGRESSIVE_VQ`, served by `generate_images`).
 
     Visual tokens: each image becomes ``num_image_tokens`` ``<image_placeholder>`` positions
     (one per patch), not counting the begin/end-of-image tokens around them.
@@ -78,14 +97,16 @@ class JanusAdapter(HFVisionLanguageAdapter):
     ``generation``: the VQ-VAE and the generation embeddings, aligner and head, which text
     answers do not use.
 
-    Batching: batched, left-padded.
+    Batching: understanding is batched, left-padded; image generation draws one prompt per
+    ``generate`` call, because transformers' Janus samples every image token of a batch from the
+    one global RNG, so an image would depend on its batch-mates instead of only on its seed.
     """
 
     name: ClassVar[str] = "janus"
     description: ClassVar[str] = (
         "Janus: decoupled visual encoding; SigLIP ViT and MLP aligner for understanding, VQ tokens for generation"
     )
-    capabilities: ClassVar[Capability] = Capability.UNDERSTAND
+    capabilities: ClassVar[Capability] = Capability.UNDERSTAND | Capability.GENERATE
     connector: ClassVar[Connector] = Connector.MLP
     generation: ClassVar[GenerationParadigm] = GenerationParadigm.AUTOREGRESSIVE_VQ
     model_class_name: ClassVar[str] = "JanusForConditionalGeneration"
@@ -100,6 +121,157 @@ class JanusAdapter(HFVisionLanguageAdapter):
             "model.generation_head",
         ),
     }
+
+    # --- image generation ------------------------------------------------------------------
+    def generate_images(
+        self, batch: Sequence[GenerateRequest], settings: ImageGenerationSettings
+    ) -> list[GenerateResponse]:
+        """Draw one image per request: chat template, ``<begin_of_image>``, sampled VQ codes, VQ decode.
+
+        The user turn goes through the processor's chat template with the assistant prompt
+        (``<|User|>: {text}\\n\\n<|Assistant|>:``, no system prompt, as in Janus's own
+        text-to-image recipe); ``processor(generation_mode="image")`` appends
+        ``<begin_of_image>``. transformers' ``generate(generation_mode="image")`` then samples
+        ``num_image_tokens`` codes with classifier-free guidance (it always runs the
+        conditional and the unconditional row, so ``nfe`` = 2 x tokens, counted on the LLM's
+        forward calls), ``decode_image_tokens`` turns them into pixels (HWC) and the
+        image processor's ``postprocess`` (PIL backend) into RGB images.
+
+        Seeds: ``torch.manual_seed(request.seed)`` before each prompt, so the same seed and knobs
+        give the same image on one device; the CPU and CUDA samplers draw different codes from
+        the same seed, so images are not comparable across devices.
+
+        Knobs: ``guidance_scale`` (default: the generation config's, else 5), ``temperature``
+        (default 1), ``top_k`` (default none: every code may be drawn); steps, width and height
+        are fixed by the checkpoint (one step per image token) and reported as such.
+        """
+        if not batch:
+            return []
+        import torch
+
+        model, processor = self.model, self.processor
+        knobs = self.image_generation_knobs(settings)
+        config = self._image_generation_config(knobs)
+        n_tokens = int(model.model.vision_model.config.num_image_tokens)
+        responses = []
+        for request in batch:
+            prompt = self.image_prompt(request.text)
+            start = time.perf_counter()
+            inputs = processor(text=[prompt], generation_mode="image", return_tensors="pt").to(self.device)
+            torch.manual_seed(request.seed)
+            with torch.inference_mode(), _ForwardRows(model.model.language_model) as rows:
+                codes = model.generate(**inputs, generation_config=config, generation_mode="image")
+                self._synchronize()
+                generated = time.perf_counter()
+                pixels = model.decode_image_tokens(codes)
+            images = self.postprocess_images(pixels)
+            seconds = time.perf_counter() - start
+            multiplier = rows.rows // max(1, rows.calls)
+            responses.append(
+                GenerateResponse(
+                    images=tuple(images),
+                    prompt=prompt + processor.image_start_token,
+                    settings={
+                        "num_inference_steps": None,
+                        "guidance_scale": knobs["guidance_scale"],
+                        "temperature": knobs["temperature"],
+                        "top_k": knobs["top_k"],
+                        "width": images[0].size[0],
+                        "height": images[0].size[1],
+                        "seed": request.seed,
+                        "decoding": "sampling",
+                        "image_tokens": int(codes.shape[1]),
+                    },
+                    usage=GenerateUsage(
+                        batch_seconds=seconds,
+                        batch_size=1,
+                        steps=n_tokens,
+                        nfe=n_tokens * multiplier,
+                        guidance_multiplier=multiplier,
+                        input_tokens=int(inputs["input_ids"].shape[1]),
+                        image_tokens=int(codes.shape[1]),
+                        stage_seconds={
+                            "generate": generated - start,
+                            "decode": time.perf_counter() - generated,
+                        },
+                    ),
+                )
+            )
+        return responses
+
+    def image_prompt(self, text: str) -> str:
+        """The user turn through the chat template, ending with the assistant prompt."""
+        messages = [{"role": "user", "content": [{"type": "text", "text": text}]}]
+        return str(self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+
+    def image_generation_knobs(self, settings: ImageGenerationSettings) -> dict[str, Any]:
+        """Guidance, temperature and top-k with Janus's defaults filled in."""
+        configured = getattr(self.model.generation_config, "guidance_scale", None)
+        guidance = settings.guidance_scale
+        if guidance is None:
+            guidance = float(configured) if configured is not None else DEFAULT_GUIDANCE_SCALE
+        size = int(self.model.model.vqmodel.config.num_patches) * 2 ** (
+            len(self.model.model.vqmodel.config.channel_multiplier) - 1
+        )
+        if settings.num_inference_steps is not None:
+            log.warning("janus: num_inference_steps does not apply (one step per image token); ignored")
+        if (settings.width, settings.height) != (None, None) and (settings.width, settings.height) != (
+            size,
+            size,
+        ):
+            log.warning("janus: this checkpoint draws %dx%d images only; width/height ignored", size, size)
+        return {
+            "guidance_scale": float(guidance),
+            "temperature": DEFAULT_TEMPERATURE
+            if settings.temperature is None
+            else float(settings.temperature),
+            "top_k": settings.top_k,
+        }
+
+    def _image_generation_config(self, knobs: dict[str, Any]) -> Any:
+        """A copy of the generation config set up for image mode (the loaded one stays untouched)."""
+        tokenizer = self.tokenizer
+        config = copy.deepcopy(self.model.generation_config)
+        config.generation_kwargs = {
+            "boi_token_id": tokenizer.convert_tokens_to_ids(self.processor.image_start_token)
+        }
+        if config.bos_token_id is None:
+            config.bos_token_id = tokenizer.bos_token_id
+        if config.pad_token_id is None:
+            config.pad_token_id = tokenizer.pad_token_id
+        config.do_sample = True
+        config.num_beams = 1
+        config.guidance_scale = knobs["guidance_scale"]
+        config.temperature = knobs["temperature"]
+        config.top_k = knobs["top_k"] if knobs["top_k"] is not None else 0
+        config.top_p = 1.0
+        return config
+
+    def postprocess_images(self, pixels: Any) -> list[Any]:
+        """Decoded HWC pixels -> RGB PIL images through the image processor's PIL ``postprocess``.
+
+        The PIL backend is pinned: its ``postprocess`` takes channels-first arrays (the decoder
+        gives HWC), while the torchvision backend's cannot return PIL images.
+        """
+        from transformers import JanusImageProcessorPil
+
+        source = self.processor.image_processor
+        processor = (
+            source
+            if isinstance(source, JanusImageProcessorPil)
+            else JanusImageProcessorPil(
+                image_mean=source.image_mean,
+                image_std=source.image_std,
+                rescale_factor=source.rescale_factor,
+                do_normalize=source.do_normalize,
+                do_rescale=source.do_rescale,
+            )
+        )
+        arrays = pixels.permute(0, 3, 1, 2).float().cpu().numpy()
+        out = processor.postprocess(
+            list(arrays), input_data_format="channels_first", return_tensors="PIL.Image.Image"
+        )
+        return [image.convert("RGB") for image in out["pixel_values"]]
 
     @classmethod
     def build_tiny(cls, out_dir: Path, *, seed: int = 0) -> Path:
@@ -201,3 +373,27 @@ class JanusAdapter(HFVisionLanguageAdapter):
         model.save_pretrained(out_dir)
         processor.save_pretrained(out_dir)
         return out_dir
+
+
+class _ForwardRows:
+    """Counts a module's forward calls and the batch rows they ran (the generator's evaluations)."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        self.calls = 0
+        self.rows = 0
+        self._handle: Any = None
+
+    def __enter__(self) -> _ForwardRows:
+        self._handle = self.module.register_forward_pre_hook(self._count, with_kwargs=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.remove()
+
+    def _count(self, module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        tensor = kwargs.get("inputs_embeds")
+        if tensor is None:
+            tensor = kwargs.get("input_ids", args[0] if args else None)
+        self.calls += 1
+        self.rows += int(tensor.shape[0]) if tensor is not None else 1

@@ -3,6 +3,10 @@
 Every finished sample is appended to ``samples.jsonl`` at once, so a crash loses nothing that was
 done; re-running the same command resumes from that log. One bad sample (a corrupt image, an
 exception inside the model) is recorded in its line and the run goes on.
+
+A suite that requires `Capability.GENERATE` gets images instead of text: each prompt is drawn
+with its own seed, its images are saved under ``images/<suite>/`` before its line is logged, and
+the metrics score the saved files (`mllmbench.bench.generated_images`).
 """
 
 from __future__ import annotations
@@ -10,14 +14,21 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mllmbench.adapters.base import Adapter, GenerationSettings, UnderstandRequest, UnderstandResponse
-from mllmbench.bench import distributed, jsonio, profiling, provenance, registry, samplelog
+from mllmbench.adapters.base import (
+    Adapter,
+    Capability,
+    GenerateResponse,
+    GenerationSettings,
+    UnderstandRequest,
+    UnderstandResponse,
+)
+from mllmbench.bench import distributed, generated_images, jsonio, profiling, provenance, registry, samplelog
 from mllmbench.bench.errors import ConfigError, InputError, MllmBenchError
 from mllmbench.bench.images import open_rgb
 from mllmbench.bench.records import (
@@ -154,6 +165,7 @@ class Runner:
         self.progress = progress
         self.run_dir = Path(config.out_dir)
         self.settings = GenerationSettings(max_new_tokens=config.max_new_tokens, seed=config.seed)
+        self.image_settings = generated_images.image_settings(config)
 
     # -------------------------------------------------------------------------------------
     def run(self) -> RunOutcome:
@@ -262,6 +274,8 @@ class Runner:
         self, adapter: Adapter, suite: Suite, batch: Sequence[Sample], metrics: list[Metric]
     ) -> list[SampleRecord]:
         """Open images, call the adapter on the good samples, score; errors stay per sample."""
+        if suite.requires & Capability.GENERATE:
+            return self._run_generation_batch(adapter, suite, batch, metrics)
         records: dict[str, SampleRecord] = {}
         requests: list[tuple[Sample, UnderstandRequest]] = []
         for sample in batch:
@@ -280,11 +294,16 @@ class Runner:
         return [records[s.sample_id] for s in batch]
 
     def _call_adapter(
-        self, adapter: Adapter, requests: list[tuple[Sample, UnderstandRequest]]
-    ) -> list[tuple[UnderstandResponse, CallStats] | str]:
+        self,
+        adapter: Adapter,
+        requests: list[tuple[Sample, Any]],
+        call: Callable[[list[Any]], list[Any]] | None = None,
+    ) -> list[tuple[Any, CallStats] | str]:
         """Call the adapter on the batch; if the batch fails, retry one by one to isolate the culprit.
 
-        Each successful call is timed and its peak memory tracked (`profiling.MemoryTracker`).
+        `call` maps the requests to responses (default: ``adapter.understand`` with the run's
+        settings). Each successful call is timed and its peak memory tracked
+        (`profiling.MemoryTracker`).
         """
         if not requests:
             return []
@@ -292,7 +311,7 @@ class Runner:
         try:
             with profiling.MemoryTracker(adapter.device) as memory:
                 start = time.perf_counter()
-                responses = adapter.understand(reqs, self.settings)
+                responses = call(reqs) if call is not None else adapter.understand(reqs, self.settings)
                 seconds = time.perf_counter() - start
             if len(responses) != len(reqs):
                 raise RuntimeError(f"adapter returned {len(responses)} responses for {len(reqs)} requests")
@@ -305,10 +324,53 @@ class Runner:
                 log.debug("sample %s failed:\n%s", reqs[0].sample_id, traceback.format_exc())
                 return [f"{type(exc).__name__} in adapter {adapter.name!r}: {exc}"]
             log.info("batch of %d failed (%s); retrying one sample at a time", len(reqs), exc)
-            out: list[tuple[UnderstandResponse, CallStats] | str] = []
+            out: list[tuple[Any, CallStats] | str] = []
             for item in requests:
-                out.extend(self._call_adapter(adapter, [item]))
+                out.extend(self._call_adapter(adapter, [item], call))
             return out
+
+    def _run_generation_batch(
+        self, adapter: Adapter, suite: Suite, batch: Sequence[Sample], metrics: list[Metric]
+    ) -> list[SampleRecord]:
+        """Draw a batch of prompts, each with its own seed; save every image before its line is logged."""
+        requests = generated_images.generation_requests(suite.name, batch, self.config.seed)
+        results = self._call_adapter(
+            adapter,
+            list(zip(batch, requests, strict=True)),
+            lambda reqs: adapter.generate_images(reqs, self.image_settings),
+        )
+        records: list[SampleRecord] = []
+        for sample, result in zip(batch, results, strict=True):
+            if isinstance(result, str):
+                records.append(_error_record(suite, sample, result))
+                continue
+            response, stats = result
+            if not isinstance(response, GenerateResponse) or not response.images:
+                records.append(_error_record(suite, sample, f"adapter {adapter.name!r} returned no image"))
+                continue
+            try:
+                paths = generated_images.save_images(
+                    self.run_dir, suite.name, sample.sample_id, response.images
+                )
+            except OSError as exc:
+                records.append(_error_record(suite, sample, f"cannot save the generated image: {exc}"))
+                continue
+            scores: dict[str, float] = {}
+            for m in metrics:
+                scores.update(m.update(sample, str(self.run_dir / paths[0])))
+            records.append(
+                generated_images.generation_record(
+                    suite.name,
+                    sample,
+                    response,
+                    paths,
+                    scores,
+                    call_seconds=stats.seconds,
+                    call_requests=len([r for r in results if not isinstance(r, str) and r[1] is stats]),
+                    memory=stats.memory,
+                )
+            )
+        return records
 
     def _score_sample(
         self,
@@ -416,6 +478,8 @@ class Runner:
                 continue
             outcome.n_done += 1
             n_tokens_out += int(rec.get("tokens", {}).get("output", 0) or 0)
+            if suite.requires & Capability.GENERATE:
+                rec = generated_images.with_absolute_paths(rec, self.run_dir)
             for m in metrics:
                 m.update_record(sample, rec)
         values: dict[str, Any] = {}
@@ -483,6 +547,7 @@ class Runner:
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "config": self.config.to_dict(),
             "generation": self.settings.to_dict(),
+            "image_generation": self.image_settings.to_dict(),
             "adapter": adapter_info,
             "provenance": {
                 **(prov if prov is not None else provenance.collect(self.config.device)),

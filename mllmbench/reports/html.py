@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 SAMPLES_PER_SUITE = 24
 THUMBNAIL_PX = 128
+GALLERY_PER_SUITE = 24
+"""Prompts shown per text-to-image suite in the gallery."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,42 @@ class SampleView:
 
 
 @dataclass(frozen=True)
+class GeneratedView:
+    """One run's images for one prompt, with how they were drawn."""
+
+    label: str
+    image_data_uris: tuple[str, ...]
+    error: str | None
+    seed: int | None
+    settings: str
+    """The knobs used, e.g. ``steps=50 guidance=7.5 32x32 DDIMScheduler``."""
+    rewritten_prompt: str | None
+    scores: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class GalleryRow:
+    """One text-to-image prompt: its reference image and each run's generated images."""
+
+    suite: str
+    sample_id: str
+    prompt: str
+    reference_data_uri: str | None
+    generated: tuple[GeneratedView, ...]
+
+
+@dataclass(frozen=True)
+class UnifiedRow:
+    """A model with both understanding and generation results (from one run or several)."""
+
+    model: str
+    understanding: tuple[tuple[str, str], ...]
+    """``(suite/metric, formatted value)`` of the understanding suites."""
+    generation: tuple[tuple[str, str], ...]
+    """``(suite/metric, formatted value)`` of the text-to-image suites."""
+
+
+@dataclass(frozen=True)
 class ReportView:
     """Everything the template needs."""
 
@@ -69,6 +107,10 @@ class ReportView:
     metric_rows: tuple[MetricRow, ...]
     samples: tuple[SampleView, ...]
     notes: tuple[str, ...] = field(default_factory=tuple)
+    gallery: tuple[GalleryRow, ...] = field(default_factory=tuple)
+    """Text-to-image prompts with reference and generated images."""
+    unified: tuple[UnifiedRow, ...] = field(default_factory=tuple)
+    """Models whose understanding and generation metrics are both present."""
 
 
 def _fmt(mv: dict[str, Any]) -> str:
@@ -163,8 +205,8 @@ def build_view(run_dirs: Sequence[Path], *, samples_per_suite: int = SAMPLES_PER
     shown: dict[str, int] = {}
     for key in per_run[0] if per_run else {}:
         suite = key[0]
-        if shown.get(suite, 0) >= samples_per_suite:
-            continue
+        if shown.get(suite, 0) >= samples_per_suite or per_run[0][key].get("generated_images"):
+            continue  # generated images are shown in the gallery
         shown[suite] = shown.get(suite, 0) + 1
         first = per_run[0][key]
         image = first.get("image")
@@ -193,7 +235,125 @@ def build_view(run_dirs: Sequence[Path], *, samples_per_suite: int = SAMPLES_PER
             )
         )
     title = "mllm-bench report: " + ", ".join(labels)
-    return ReportView(title=title, runs=views, metric_rows=tuple(rows), samples=tuple(samples), notes=notes)
+    return ReportView(
+        title=title,
+        runs=views,
+        metric_rows=tuple(rows),
+        samples=tuple(samples),
+        notes=notes,
+        gallery=tuple(build_gallery(run_dirs, labels, per_run)),
+        unified=tuple(build_unified(runs, labels)),
+    )
+
+
+def _settings_text(generation: dict[str, Any]) -> str:
+    """The knobs of a generated sample in one line (``steps=50 guidance=7.5 32x32 ...``)."""
+    s = generation.get("settings") or {}
+    parts = []
+    for key, short in (("num_inference_steps", "steps"), ("guidance_scale", "guidance")):
+        if s.get(key) is not None:
+            parts.append(f"{short}={s[key]}")
+    for key in ("temperature", "top_k"):
+        if s.get(key) is not None:
+            parts.append(f"{key}={s[key]}")
+    if s.get("width") and s.get("height"):
+        parts.append(f"{s['width']}x{s['height']}")
+    if s.get("scheduler"):
+        parts.append(str(s["scheduler"]))
+    if generation.get("nfe") is not None:
+        parts.append(f"nfe={generation['nfe']}")
+    if generation.get("image_tokens"):
+        parts.append(f"image_tokens={generation['image_tokens']}")
+    return " ".join(parts)
+
+
+def _paths(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []
+
+
+def build_gallery(
+    run_dirs: Sequence[Path],
+    labels: Sequence[str],
+    per_run: Sequence[dict[tuple[str, str], dict[str, Any]]],
+    *,
+    per_suite: int = GALLERY_PER_SUITE,
+) -> list[GalleryRow]:
+    """Text-to-image samples (lines with ``generated_images``): prompt, reference, each run's images.
+
+    Samples come in the first run that has them; generated paths are relative to each run's
+    directory, the reference is ``meta.reference_image``. Thumbnails are embedded as data URIs.
+    """
+    keys: list[tuple[str, str]] = []
+    for recs in per_run:
+        for key, rec in recs.items():
+            if rec.get("generated_images") is not None and key not in keys:
+                keys.append(key)
+    rows: list[GalleryRow] = []
+    shown: dict[str, int] = {}
+    for key in keys:
+        if shown.get(key[0], 0) >= per_suite:
+            continue
+        shown[key[0]] = shown.get(key[0], 0) + 1
+        first = next(recs[key] for recs in per_run if key in recs)
+        generated = []
+        for run_dir, label, recs in zip(run_dirs, labels, per_run, strict=True):
+            rec = recs.get(key, {})
+            uris = [_thumbnail(str(Path(run_dir) / p)) for p in _paths(rec.get("generated_images"))]
+            generation = rec.get("generation") or {}
+            generated.append(
+                GeneratedView(
+                    label=label,
+                    image_data_uris=tuple(u for u in uris if u),
+                    error=rec.get("error") or (None if rec else "not run"),
+                    seed=rec.get("seed"),
+                    settings=_settings_text(generation),
+                    rewritten_prompt=generation.get("rewritten_prompt"),
+                    scores={
+                        k: round(v, 4) if isinstance(v, float) else v
+                        for k, v in rec.get("scores", {}).items()
+                    },
+                )
+            )
+        meta = first.get("meta") or {}
+        rows.append(
+            GalleryRow(
+                suite=key[0],
+                sample_id=key[1],
+                prompt=str(first.get("text", "")),
+                reference_data_uri=_thumbnail(meta.get("reference_image")),
+                generated=tuple(generated),
+            )
+        )
+    return rows
+
+
+def build_unified(runs: Sequence[dict[str, Any]], labels: Sequence[str]) -> list[UnifiedRow]:
+    """Per model (adapter and checkpoint), its understanding and text-to-image metrics side by side.
+
+    Only models with both kinds of results are listed; they may come from one run with both
+    kinds of suites or from separate runs of the same checkpoint.
+    """
+    models: dict[tuple[str, str], dict[str, Any]] = {}
+    for run, label in zip(runs, labels, strict=True):
+        adapter = run.get("adapter", {})
+        config = run.get("config", {})
+        ident = (str(config.get("adapter")), str(adapter.get("checkpoint_hash") or config.get("model")))
+        entry = models.setdefault(
+            ident, {"label": label.rsplit(" (", 1)[0], "understand": [], "generate": []}
+        )
+        for suite, res in run.get("suites", {}).items():
+            kind = res.get("requires")
+            if kind not in ("understand", "generate"):
+                continue
+            for metric, mv in res.get("metrics", {}).items():
+                entry[kind].append((f"{suite}/{metric}", _fmt(mv)))
+    return [
+        UnifiedRow(e["label"], tuple(e["understand"]), tuple(e["generate"]))
+        for e in models.values()
+        if e["understand"] and e["generate"]
+    ]
 
 
 def render(view: ReportView) -> str:

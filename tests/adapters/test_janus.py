@@ -77,7 +77,7 @@ def test_paradigm_and_parameter_groups(adapter: JanusAdapter) -> None:
     assert (info.paradigm.vision_encoder, info.paradigm.llm_backbone) == ("JanusVisionModel", "LlamaModel")
     assert str(info.paradigm.connector) == "mlp"
     assert info.paradigm.generation is GenerationParadigm.AUTOREGRESSIVE_VQ
-    assert info.capabilities == Capability.UNDERSTAND
+    assert info.capabilities == Capability.UNDERSTAND | Capability.GENERATE  # a unified model
     assert info.chat_template == JANUS_CHAT_TEMPLATE
 
 

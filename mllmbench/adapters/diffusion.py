@@ -1,0 +1,459 @@
+"""Diffusion baseline: a plain diffusers text-to-image pipeline (Stable Diffusion and the like).
+
+Loads any checkpoint ``diffusers.AutoPipelineForText2Image`` knows (a ``model_index.json``
+directory or a hub id already in the local cache: Stable Diffusion 1.x/2.x, SDXL, SD3, PixArt,
+Flux ...). The prompt goes to the pipeline as it is: there is no chat template and no image
+input, so the connector is ``none`` and the generation paradigm ``diffusion``.
+
+Knobs: every `ImageGenerationSettings` field left ``None`` takes the pipeline's own default
+(read from the signature of its ``__call__``: 50 steps and guidance 7.5 for Stable Diffusion;
+the size the pipeline draws at by default), and the values used are returned with each
+response. The negative prompt is always empty.
+
+Seeds: each request gets its own ``torch.Generator`` on the CPU seeded with the request's seed,
+so a prompt's initial noise depends only on its seed (not on the batch, nor on the device). The
+same seed, knobs, batch and device give the same pixels; another batch composition or device
+changes them only by float rounding (at most 1 RGB level seen on the CPU and on an H200).
+
+Cost: the denoiser (``unet`` or ``transformer``) is hooked for the duration of the call and its
+forward passes counted per image: ``nfe`` = forward rows / images (steps x 2 with classifier-free
+guidance, which runs the conditional and unconditional halves of every step).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from mllmbench.adapters.base import (
+    Adapter,
+    AdapterInfo,
+    Capability,
+    Connector,
+    GenerateRequest,
+    GenerateResponse,
+    GenerateUsage,
+    GenerationParadigm,
+    ImageGenerationSettings,
+    Paradigm,
+)
+from mllmbench.adapters.hf import DTYPES, checkpoint_hash, resolve_checkpoint
+from mllmbench.bench.errors import ConfigError, MissingResourceError
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+log = logging.getLogger(__name__)
+
+TINY_IMAGE_SIZE = 32
+"""Side of the tiny checkpoint's images (a 16x16 latent, VAE scale factor 2)."""
+TINY_DEFAULT_STEPS = 50
+"""The Stable Diffusion pipeline's default step count, which the tiny checkpoint keeps."""
+DENOISER_NAMES = ("unet", "transformer", "prior", "decoder")
+"""Pipeline attributes that hold the network evaluated at every step, in order of preference."""
+
+
+@dataclass(frozen=True)
+class DrawResult:
+    """What one batched pipeline call produced and what it cost."""
+
+    images: list[list[Image]]
+    """Per prompt, its images."""
+    seconds: float
+    steps: int
+    nfe: int
+    guidance_multiplier: int
+    input_tokens: list[int]
+    settings: dict[str, Any]
+    """The knobs used, shared by the batch (without the per-request seed)."""
+
+
+class _ForwardCounter:
+    """Counts a module's forward calls and the batch rows they processed (a forward pre-hook)."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        self.calls = 0
+        self.rows = 0
+        self._handle: Any = None
+
+    def __enter__(self) -> _ForwardCounter:
+        self._handle = self.module.register_forward_pre_hook(self._count, with_kwargs=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.remove()
+
+    def _count(self, module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        tensor: Any = args[0] if args else next(iter(kwargs.values()), None)
+        for key in ("sample", "hidden_states", "x"):
+            if key in kwargs:
+                tensor = kwargs[key]
+                break
+        self.calls += 1
+        self.rows += int(tensor.shape[0]) if hasattr(tensor, "shape") else 1
+
+
+class DiffusionAdapter(Adapter):
+    """A diffusers text-to-image pipeline: text encoder -> denoiser over latents -> VAE decoder.
+
+    Parameters: ``text_encoder`` (all text encoders), ``denoiser`` (UNet or transformer),
+    ``vae`` and ``total``. Batching: batched, one pipeline call per batch of prompts.
+    """
+
+    name: ClassVar[str] = "diffusion"
+    description: ClassVar[str] = "Diffusers text-to-image pipeline (latent diffusion): the diffusion baseline"
+    capabilities: ClassVar[Capability] = Capability.GENERATE
+    connector: ClassVar[Connector] = Connector.NONE
+    generation: ClassVar[GenerationParadigm] = GenerationParadigm.DIFFUSION
+
+    def __init__(
+        self, model: str, *, device: str = "cpu", dtype: str = "float32", trust_remote_code: bool = False
+    ) -> None:
+        super().__init__(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+        self._pipe: Any = None
+
+    @property
+    def pipe(self) -> Any:
+        """The loaded diffusers pipeline (``RuntimeError`` before `load`)."""
+        if self._pipe is None:
+            raise RuntimeError(f"adapter {self.name!r} is not loaded; call load() first")
+        return self._pipe
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def load(self) -> None:
+        """Load the pipeline on the device in the dtype, progress bars off, then record `info`.
+
+        Raises:
+            ConfigError: bad dtype, missing local path, a checkpoint that is not a text-to-image
+                pipeline, CUDA unavailable.
+            MissingResourceError: a hub id that is not in the local cache (no downloads here).
+        """
+        local_dir = resolve_checkpoint(self.model_id)
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"unknown dtype {self.dtype!r}; use one of {', '.join(DTYPES)}")
+        import torch
+
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"device {self.device!r} requested but CUDA is not available")
+        self._pipe = load_text_to_image_pipeline(self.model_id, local_dir, self.dtype, self.device)
+        try:
+            self._info = self._build_info(local_dir)
+        except BaseException:
+            self._pipe = None
+            raise
+        log.info("loaded %s from %s on %s (%s)", self.name, self.model_id, self.device, self.dtype)
+
+    def _build_info(self, local_dir: Path | None) -> AdapterInfo:
+        pipe = self.pipe
+        return AdapterInfo(
+            name=self.name,
+            checkpoint=self.model_id,
+            checkpoint_hash=checkpoint_hash(local_dir) if local_dir is not None else None,
+            dtype=self.dtype,
+            device=self.device,
+            capabilities=self.capabilities,
+            paradigm=Paradigm(
+                family=self.name,
+                connector=self.connector,
+                generation=self.generation,
+                vision_encoder=type(getattr(pipe, "vae", None)).__name__
+                if getattr(pipe, "vae", None)
+                else "",
+                llm_backbone=type(getattr(pipe, "text_encoder", None)).__name__
+                if getattr(pipe, "text_encoder", None)
+                else "",
+            ),
+            parameters=pipeline_parameters(pipe),
+            visual_tokens_per_image=None,
+            model_class=type(pipe).__name__,
+            processor_class=type(getattr(pipe, "tokenizer", None)).__name__
+            if getattr(pipe, "tokenizer", None)
+            else "",
+            chat_template=None,
+            batching="batched",
+            weights_bytes=pipeline_weights_bytes(pipe),
+        )
+
+    def close(self) -> None:
+        """Drop the pipeline (and the CUDA cache when on a GPU)."""
+        self._pipe = None
+        super().close()
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()
+
+    # --- generation ------------------------------------------------------------------------
+    def generate_images(
+        self, batch: Sequence[GenerateRequest], settings: ImageGenerationSettings
+    ) -> list[GenerateResponse]:
+        """Draw one image per request in one pipeline call; each request's noise from its own seed."""
+        if not batch:
+            return []
+        result = self.draw([r.text for r in batch], [r.seed for r in batch], settings)
+        return [
+            GenerateResponse(
+                images=tuple(images),
+                prompt=request.text,
+                settings={**result.settings, "seed": request.seed},
+                usage=GenerateUsage(
+                    batch_seconds=result.seconds,
+                    batch_size=len(batch),
+                    steps=result.steps,
+                    nfe=result.nfe,
+                    guidance_multiplier=result.guidance_multiplier,
+                    input_tokens=n_tokens,
+                    stage_seconds={"draw": result.seconds},
+                ),
+            )
+            for request, images, n_tokens in zip(batch, result.images, result.input_tokens, strict=True)
+        ]
+
+    def resolve_settings(self, settings: ImageGenerationSettings) -> dict[str, Any]:
+        """The pipeline call's knobs: the settings given, the pipeline's defaults for the rest."""
+        params = inspect.signature(self.pipe.__call__).parameters
+
+        def default(name: str) -> Any:
+            p = params.get(name)
+            return None if p is None or p.default is inspect.Parameter.empty else p.default
+
+        knobs: dict[str, Any] = {
+            "num_inference_steps": settings.num_inference_steps or default("num_inference_steps"),
+            "guidance_scale": settings.guidance_scale
+            if settings.guidance_scale is not None
+            else default("guidance_scale"),
+        }
+        if settings.width is not None:
+            knobs["width"] = settings.width
+        if settings.height is not None:
+            knobs["height"] = settings.height
+        if settings.temperature is not None or settings.top_k is not None:
+            log.warning("%s: temperature/top_k do not apply to a diffusion pipeline; ignored", self.name)
+        return {k: v for k, v in knobs.items() if v is not None and k in params}
+
+    def draw(
+        self, prompts: Sequence[str], seeds: Sequence[int], settings: ImageGenerationSettings
+    ) -> DrawResult:
+        """One pipeline call over `prompts`, one CPU generator per prompt seeded from `seeds`."""
+        import torch
+
+        pipe = self.pipe
+        knobs = self.resolve_settings(settings)
+        generators = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
+        denoiser = find_denoiser(pipe)
+        self._synchronize()
+        start = time.perf_counter()
+        with torch.inference_mode(), _ForwardCounter(denoiser) as counter:
+            output = pipe(prompt=list(prompts), generator=generators, output_type="pil", **knobs)
+        self._synchronize()
+        seconds = time.perf_counter() - start
+        images = [im.convert("RGB") for im in output.images]
+        per_prompt = len(images) // len(prompts)
+        grouped = [images[i * per_prompt : (i + 1) * per_prompt] for i in range(len(prompts))]
+        n_images = max(1, len(images))
+        steps = int(knobs.get("num_inference_steps") or counter.calls)
+        rows_per_call = counter.rows / counter.calls if counter.calls else 0
+        width, height = images[0].size
+        return DrawResult(
+            images=grouped,
+            seconds=seconds,
+            steps=steps,
+            nfe=round(counter.rows / n_images),
+            guidance_multiplier=max(1, round(rows_per_call / n_images)) if counter.calls else 1,
+            input_tokens=self.count_prompt_tokens(prompts),
+            settings={
+                "num_inference_steps": steps,
+                "guidance_scale": knobs.get("guidance_scale"),
+                "temperature": None,
+                "top_k": None,
+                "width": width,
+                "height": height,
+                "negative_prompt": "",
+                "scheduler": type(getattr(pipe, "scheduler", None)).__name__,
+                "images_per_prompt": per_prompt,
+            },
+        )
+
+    def count_prompt_tokens(self, prompts: Sequence[str]) -> list[int]:
+        """Tokens of each prompt as the (first) text encoder reads it, truncation included."""
+        tokenizer = getattr(self.pipe, "tokenizer", None)
+        if tokenizer is None:
+            return [0] * len(prompts)
+        enc = tokenizer(list(prompts), truncation=True, max_length=tokenizer.model_max_length)
+        return [len(ids) for ids in enc["input_ids"]]
+
+    def _synchronize(self) -> None:
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize(self.device)
+
+    # --- tiny checkpoints ------------------------------------------------------------------
+    @classmethod
+    def build_tiny(cls, out_dir: Path, *, seed: int = 0) -> Path:
+        """Write a tiny random Stable Diffusion pipeline (about 0.5M parameters) to `out_dir`.
+
+        A 2-block UNet2DConditionModel (channels 16/32, one cross-attention block) over a 4x16x16
+        latent, a 2-block AutoencoderKL (scale factor 2, so 32x32 RGB images), a 2-layer
+        CLIPTextModel with an offline byte-level CLIPTokenizer (77 positions) and the Stable
+        Diffusion DDIM scheduler, saved with ``save_pretrained``. Same seed, same bytes.
+        """
+        import torch
+        from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+        from transformers import CLIPTextConfig, CLIPTextModel
+
+        tokenizer = tiny_clip_tokenizer()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            unet: Any = UNet2DConditionModel(
+                sample_size=TINY_IMAGE_SIZE // 2,
+                in_channels=4,
+                out_channels=4,
+                block_out_channels=(16, 32),
+                layers_per_block=1,
+                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+                cross_attention_dim=32,
+                attention_head_dim=8,
+                norm_num_groups=8,
+            )
+            vae: Any = AutoencoderKL(
+                sample_size=TINY_IMAGE_SIZE,
+                in_channels=3,
+                out_channels=3,
+                block_out_channels=(16, 32),
+                down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+                up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+                latent_channels=4,
+                norm_num_groups=8,
+            )
+            text_encoder = CLIPTextModel(
+                CLIPTextConfig(
+                    vocab_size=len(tokenizer),
+                    hidden_size=32,
+                    intermediate_size=64,
+                    num_hidden_layers=2,
+                    num_attention_heads=2,
+                    max_position_embeddings=tokenizer.model_max_length,
+                    bos_token_id=tokenizer.bos_token_id,
+                    eos_token_id=tokenizer.eos_token_id,
+                    pad_token_id=tokenizer.pad_token_id,
+                )
+            )
+        scheduler = DDIMScheduler(
+            beta_start=0.00085,
+            beta_end=0.012,
+            beta_schedule="scaled_linear",
+            clip_sample=False,
+            set_alpha_to_one=False,
+            steps_offset=1,
+        )
+        pipe: Any = StableDiffusionPipeline(
+            vae=vae.eval(),
+            text_encoder=text_encoder.eval(),
+            tokenizer=tokenizer,
+            unet=unet.eval(),
+            scheduler=scheduler,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        pipe.save_pretrained(out_dir)
+        return out_dir
+
+
+def tiny_clip_tokenizer(max_length: int = 77) -> Any:
+    """A ``CLIPTokenizer`` over the 256 byte symbols (with ``</w>`` forms) and no merges, offline.
+
+    Every character is one token; BOS and EOS get the two highest ids, as in OpenAI's vocabulary.
+    """
+    from tokenizers import pre_tokenizers
+    from transformers import CLIPTokenizer
+
+    from mllmbench.suites.metrics.tiny_encoders import CLIP_BOS, CLIP_EOS
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    vocab = {c: i for i, c in enumerate(alphabet)}
+    vocab.update({c + "</w>": len(alphabet) + i for i, c in enumerate(alphabet)})
+    vocab[CLIP_BOS] = len(vocab)
+    vocab[CLIP_EOS] = len(vocab)
+    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=max_length)
+
+
+def load_text_to_image_pipeline(model_id: str, local_dir: Path | None, dtype: str, device: str) -> Any:
+    """``AutoPipelineForText2Image`` from a local directory or the local hub cache, never the network."""
+    import torch
+    from diffusers import AutoPipelineForText2Image
+
+    source = str(local_dir) if local_dir is not None else model_id
+    if local_dir is not None and not (local_dir / "model_index.json").is_file():
+        raise ConfigError(
+            f"{local_dir} is not a diffusers pipeline directory (no model_index.json); "
+            f"save one with pipeline.save_pretrained(DIR)"
+        )
+    try:
+        pipe = AutoPipelineForText2Image.from_pretrained(
+            source, dtype=getattr(torch, dtype), local_files_only=True
+        )
+    except OSError as exc:
+        if local_dir is None:
+            raise MissingResourceError(
+                f"model {model_id!r} is not a local directory and is not in the Hugging Face cache; "
+                f"download it elsewhere and pass its directory ({exc})"
+            ) from exc
+        raise ConfigError(f"cannot load diffusers pipeline {source!r}: {exc}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"{source!r} is not a text-to-image pipeline diffusers can load: {exc}") from exc
+    pipe = pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def find_denoiser(pipe: Any) -> Any:
+    """The network a pipeline evaluates at every step (``unet``, ``transformer`` ...)."""
+    for name in DENOISER_NAMES:
+        module = getattr(pipe, name, None)
+        if module is not None and hasattr(module, "register_forward_pre_hook"):
+            return module
+    raise ConfigError(f"{type(pipe).__name__} has none of {DENOISER_NAMES}: cannot count its evaluations")
+
+
+def _torch_components(pipe: Any) -> dict[str, Any]:
+    return {
+        name: module
+        for name, module in pipe.components.items()
+        if module is not None and hasattr(module, "parameters")
+    }
+
+
+def pipeline_parameters(pipe: Any) -> dict[str, int]:
+    """Parameters of ``text_encoder`` (all of them), ``denoiser``, ``vae``, ``other`` and ``total``."""
+    counts: dict[str, int] = {"text_encoder": 0, "denoiser": 0, "vae": 0}
+    denoiser = find_denoiser(pipe)
+    for name, module in _torch_components(pipe).items():
+        n = sum(p.numel() for p in module.parameters())
+        if module is denoiser:
+            counts["denoiser"] += n
+        elif name.startswith("text_encoder"):
+            counts["text_encoder"] += n
+        elif name == "vae":
+            counts["vae"] += n
+        else:
+            counts["other"] = counts.get("other", 0) + n
+    counts["total"] = sum(counts.values())
+    return counts
+
+
+def pipeline_weights_bytes(pipe: Any) -> int:
+    """Bytes of every component's parameters and buffers."""
+    from mllmbench.bench.profiling import weights_bytes
+
+    return sum(weights_bytes(module) for module in _torch_components(pipe).values())

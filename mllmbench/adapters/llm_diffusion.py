@@ -1,0 +1,362 @@
+"""LLM-conditioned diffusion: a text LLM rewrites the prompt, a diffusers pipeline draws it.
+
+The checkpoint is a directory holding both models and a ``llm_diffusion.json`` that ties them::
+
+    DIR/llm_diffusion.json  {"llm": "llm", "diffusion": "diffusion", "instruction": "...{prompt}...", ...}
+    DIR/llm/                an AutoModelForCausalLM + AutoTokenizer with a chat template
+    DIR/diffusion/          a diffusers text-to-image pipeline (``model_index.json``)
+
+``llm`` and ``diffusion`` name a subdirectory of DIR, an absolute path, or a hub id already in
+the local cache (``org/name``), so a real pairing is a short JSON file.
+
+Stage 1 (rewrite): each prompt fills ``instruction`` (``{prompt}``), which is rendered with the
+LLM's chat template; one left-padded greedy ``generate`` call rewrites the batch. The stripped
+answer (surrounding quotes removed) is the prompt the image model draws; an empty answer falls
+back to the original prompt, and the sample's settings say so (``rewrite_fallback``). Stage 2
+(draw): the `DiffusionAdapter` machinery draws every rewritten prompt in one pipeline call, each
+with its own seed.
+
+Costs: ``usage.stage_seconds`` has ``rewrite`` (the LLM call, preprocessing included) and
+``draw`` (the pipeline call); ``batch_seconds`` is their sum. ``input_tokens`` and
+``output_tokens`` are the LLM's; ``steps``, ``nfe`` and ``guidance_multiplier`` the pipeline's.
+`GenerateResponse.prompt` is the LLM's exact prompt and ``rewritten_prompt`` what was drawn.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mllmbench.adapters.base import (
+    Adapter,
+    AdapterInfo,
+    Capability,
+    Connector,
+    GenerateRequest,
+    GenerateResponse,
+    GenerateUsage,
+    GenerationParadigm,
+    GenerationSettings,
+    ImageGenerationSettings,
+    Paradigm,
+    UnderstandRequest,
+)
+from mllmbench.adapters.diffusion import DiffusionAdapter
+from mllmbench.adapters.expert_pipeline import ZEPHYR_CHAT_TEMPLATE, TextLLMStage
+from mllmbench.adapters.hf import resolve_checkpoint
+from mllmbench.bench.errors import ConfigError
+
+CONFIG_FILE = "llm_diffusion.json"
+"""The file in the checkpoint directory that names the two models and the instruction."""
+DEFAULT_INSTRUCTION = (
+    "Rewrite this image description as a detailed prompt for a text-to-image model. "
+    "Answer with the prompt only.\nDescription: {prompt}"
+)
+DEFAULT_REWRITE_MAX_NEW_TOKENS = 64
+TINY_REWRITE_MAX_NEW_TOKENS = 16
+
+
+@dataclass(frozen=True)
+class ConditionerConfig:
+    """The contents of ``llm_diffusion.json``."""
+
+    llm: str
+    """The text LLM: a subdirectory of the checkpoint directory, an absolute path or a hub id."""
+    diffusion: str
+    """The diffusers text-to-image pipeline, resolved like `llm`."""
+    instruction: str = DEFAULT_INSTRUCTION
+    """The user message sent to the LLM, with ``{prompt}`` (the suite's prompt)."""
+    rewrite_max_new_tokens: int = DEFAULT_REWRITE_MAX_NEW_TOKENS
+    """Length limit of the rewritten prompt (greedy decoding)."""
+
+    @classmethod
+    def read(cls, directory: Path) -> ConditionerConfig:
+        """Parse and check ``directory/llm_diffusion.json``; `ConfigError` names the file and the key."""
+        path = directory / CONFIG_FILE
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(
+                f"{path} not found: an llm_diffusion checkpoint is a directory with {CONFIG_FILE} "
+                f"naming the text LLM and the diffusion pipeline (see `mllm-bench tiny llm_diffusion`)"
+            ) from exc
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a JSON object")
+        unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
+        try:
+            config = cls(**raw)
+        except TypeError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+        for key in ("llm", "diffusion", "instruction"):
+            if not isinstance(getattr(config, key), str) or not getattr(config, key):
+                raise ConfigError(f"{path}: {key} must be a non-empty string")
+        if "{prompt}" not in config.instruction:
+            raise ConfigError(f"{path}: instruction must contain {{prompt}}")
+        try:
+            config.instruction.format(prompt="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(f"{path}: instruction is not a valid template: {exc!r}") from exc
+        n = config.rewrite_max_new_tokens
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ConfigError(f"{path}: rewrite_max_new_tokens must be a positive integer")
+        return config
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form `read` accepts."""
+        return dataclasses.asdict(self)
+
+
+def clean_rewrite(text: str) -> str:
+    """The rewritten prompt: stripped, one pair of surrounding quotes removed."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()
+    return text
+
+
+class LLMDiffusionAdapter(Adapter):
+    """Text LLM (prompt rewriter) -> diffusers text-to-image pipeline.
+
+    Parameters: ``llm`` (the rewriter) plus the pipeline's ``text_encoder``, ``denoiser`` and
+    ``vae``, and ``total``. Batching: both stages batched.
+    """
+
+    name: ClassVar[str] = "llm_diffusion"
+    description: ClassVar[str] = (
+        "LLM-conditioned diffusion: a text LLM rewrites the prompt, a diffusers pipeline draws it"
+    )
+    capabilities: ClassVar[Capability] = Capability.GENERATE
+    connector: ClassVar[Connector] = Connector.NONE
+    generation: ClassVar[GenerationParadigm] = GenerationParadigm.LLM_CONDITIONED_DIFFUSION
+
+    def __init__(
+        self, model: str, *, device: str = "cpu", dtype: str = "float32", trust_remote_code: bool = False
+    ) -> None:
+        super().__init__(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+        self._llm: TextLLMStage | None = None
+        self._diffusion: DiffusionAdapter | None = None
+        self._config: ConditionerConfig | None = None
+
+    @property
+    def llm(self) -> TextLLMStage:
+        """The loaded stage-1 text LLM."""
+        if self._llm is None:
+            raise RuntimeError(f"adapter {self.name!r} is not loaded; call load() first")
+        return self._llm
+
+    @property
+    def diffusion(self) -> DiffusionAdapter:
+        """The loaded stage-2 diffusion adapter."""
+        if self._diffusion is None:
+            raise RuntimeError(f"adapter {self.name!r} is not loaded; call load() first")
+        return self._diffusion
+
+    @property
+    def config(self) -> ConditionerConfig:
+        """The parsed ``llm_diffusion.json``."""
+        if self._config is None:
+            raise RuntimeError(f"adapter {self.name!r} is not loaded; call load() first")
+        return self._config
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def load(self) -> None:
+        """Read ``llm_diffusion.json``, load the LLM and the pipeline, record `info`."""
+        local_dir = resolve_checkpoint(self.model_id)
+        if local_dir is None:
+            raise ConfigError(
+                f"llm_diffusion needs a local directory holding {CONFIG_FILE}; {self.model_id!r} is not one"
+            )
+        config = ConditionerConfig.read(local_dir)
+        options: dict[str, Any] = {
+            "device": self.device,
+            "dtype": self.dtype,
+            "trust_remote_code": self.trust_remote_code,
+        }
+        llm = TextLLMStage(_part(local_dir, config.llm, "llm"), **options)
+        diffusion = DiffusionAdapter(_part(local_dir, config.diffusion, "diffusion"), **options)
+        try:
+            llm.load()
+            diffusion.load()
+            self._llm, self._diffusion, self._config = llm, diffusion, config
+            self._info = self._build_info(local_dir)
+        except BaseException:
+            llm.close()
+            diffusion.close()
+            self._llm = self._diffusion = self._config = None
+            raise
+
+    def _build_info(self, local_dir: Path) -> AdapterInfo:
+        llm, draw = self.llm.info, self.diffusion.info
+        parameters = {"llm": llm.parameters["total"]}
+        parameters.update({k: v for k, v in draw.parameters.items() if k != "total"})
+        parameters["total"] = llm.parameters["total"] + draw.parameters["total"]
+        return AdapterInfo(
+            name=self.name,
+            checkpoint=self.model_id,
+            checkpoint_hash=_pair_hash(local_dir, llm.checkpoint_hash, draw.checkpoint_hash),
+            dtype=self.dtype,
+            device=self.device,
+            capabilities=self.capabilities,
+            paradigm=Paradigm(
+                family=self.name,
+                connector=self.connector,
+                generation=self.generation,
+                vision_encoder=draw.paradigm.vision_encoder,
+                llm_backbone=llm.paradigm.llm_backbone,
+            ),
+            parameters=parameters,
+            visual_tokens_per_image=None,
+            model_class=f"{llm.model_class} -> {draw.model_class}",
+            processor_class=f"{llm.processor_class} -> {draw.processor_class}",
+            chat_template=llm.chat_template,
+            batching="batched",
+            weights_bytes=None
+            if llm.weights_bytes is None or draw.weights_bytes is None
+            else llm.weights_bytes + draw.weights_bytes,
+        )
+
+    def close(self) -> None:
+        """Release both models."""
+        for part in (self._llm, self._diffusion):
+            if part is not None:
+                part.close()
+        self._llm = self._diffusion = self._config = None
+        super().close()
+
+    # --- generation ------------------------------------------------------------------------
+    def rewrite(
+        self, batch: Sequence[GenerateRequest], seed: int
+    ) -> tuple[list[tuple[str, str, int, int]], float]:
+        """Stage 1: per request (LLM prompt, rewritten prompt, input tokens, output tokens); seconds."""
+        config = self.config
+        requests = [
+            UnderstandRequest(r.sample_id, (), config.instruction.format(prompt=r.text)) for r in batch
+        ]
+        start = time.perf_counter()
+        answers = self.llm.understand(
+            requests, GenerationSettings(max_new_tokens=config.rewrite_max_new_tokens, seed=seed)
+        )
+        seconds = time.perf_counter() - start
+        rows = [
+            (a.prompt, clean_rewrite(a.text), a.usage.input_tokens, a.usage.output_tokens) for a in answers
+        ]
+        return rows, seconds
+
+    def generate_images(
+        self, batch: Sequence[GenerateRequest], settings: ImageGenerationSettings
+    ) -> list[GenerateResponse]:
+        """Rewrite every prompt in one LLM call, then draw them all in one pipeline call."""
+        if not batch:
+            return []
+        rows, rewrite_seconds = self.rewrite(batch, settings.seed)
+        drawn = [rewritten or request.text for request, (_, rewritten, _, _) in zip(batch, rows, strict=True)]
+        result = self.diffusion.draw(drawn, [r.seed for r in batch], settings)
+        total = rewrite_seconds + result.seconds
+        responses = []
+        for request, (llm_prompt, rewritten, n_in, n_out), images, prompt in zip(
+            batch, rows, result.images, drawn, strict=True
+        ):
+            responses.append(
+                GenerateResponse(
+                    images=tuple(images),
+                    prompt=llm_prompt,
+                    settings={
+                        **result.settings,
+                        "seed": request.seed,
+                        "rewrite_max_new_tokens": self.config.rewrite_max_new_tokens,
+                        "rewrite_decoding": "greedy",
+                        "rewrite_fallback": not rewritten,
+                    },
+                    usage=GenerateUsage(
+                        batch_seconds=total,
+                        batch_size=len(batch),
+                        steps=result.steps,
+                        nfe=result.nfe,
+                        guidance_multiplier=result.guidance_multiplier,
+                        input_tokens=n_in,
+                        output_tokens=n_out,
+                        stage_seconds={"rewrite": rewrite_seconds, "draw": result.seconds},
+                    ),
+                    rewritten_prompt=prompt,
+                )
+            )
+        return responses
+
+    # --- tiny checkpoints ------------------------------------------------------------------
+    @classmethod
+    def build_tiny(cls, out_dir: Path, *, seed: int = 0) -> Path:
+        """Write a tiny pairing: a 2-layer Llama chat LM, the tiny diffusion pipeline, the config.
+
+        ``llm/`` is a ``LlamaForCausalLM`` (hidden 64) on the offline tiny tokenizer with the
+        TinyLlama-Chat template; ``diffusion/`` is what `DiffusionAdapter.build_tiny` writes.
+        Same seed, same bytes.
+        """
+        import torch
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        from mllmbench.adapters.tiny_tokenizer import build_tiny_tokenizer
+
+        out_dir = Path(out_dir)
+        DiffusionAdapter.build_tiny(out_dir / "diffusion", seed=seed)
+        tokenizer = build_tiny_tokenizer(
+            extra_special_tokens=["<|user|>", "<|assistant|>", "<|system|>"],
+            extra_corpus=[
+                "<|user|>\n" + DEFAULT_INSTRUCTION.format(prompt="a red circle") + "</s>\n<|assistant|>\n"
+                "a detailed photo of a red circle on a white background"
+            ],
+        )
+        tokenizer.chat_template = ZEPHYR_CHAT_TEMPLATE
+        config = LlamaConfig(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=len(tokenizer),
+            max_position_embeddings=512,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            initializer_range=0.02,
+        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = LlamaForCausalLM(config).eval()
+        model.save_pretrained(out_dir / "llm")
+        tokenizer.save_pretrained(out_dir / "llm")
+        pairing = ConditionerConfig("llm", "diffusion", rewrite_max_new_tokens=TINY_REWRITE_MAX_NEW_TOKENS)
+        (out_dir / CONFIG_FILE).write_text(json.dumps(pairing.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return out_dir
+
+
+def _part(directory: Path, value: str, key: str) -> str:
+    """Where a part named in the config lives: a subdirectory, an absolute path or a hub id."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return str(path)
+    if (directory / value).exists():
+        return str(directory / value)
+    if "/" not in value or value.startswith("."):
+        raise ConfigError(f"{directory / CONFIG_FILE}: {key} {value!r} is not a directory in {directory}")
+    return value
+
+
+def _pair_hash(directory: Path, llm_hash: str | None, diffusion_hash: str | None) -> str | None:
+    """``sha256`` over both parts' weight hashes and the config file (None if a part has none)."""
+    if llm_hash is None or diffusion_hash is None:
+        return None
+    digest = hashlib.sha256()
+    for piece in (llm_hash, diffusion_hash):
+        digest.update(piece.encode() + b"\0")
+    digest.update((directory / CONFIG_FILE).read_bytes())
+    return "sha256:" + digest.hexdigest()

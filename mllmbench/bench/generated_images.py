@@ -1,0 +1,157 @@
+"""The runner's image-generation side: seeded requests, saved images, the sample line.
+
+For a suite that requires `Capability.GENERATE` the runner turns each sample into a
+`GenerateRequest` whose seed is ``derive_seed(run seed, suite, sample id)`` (so an image does
+not depend on its batch-mates, nor on resuming), calls ``adapter.generate_images``, writes every
+image as a PNG under ``RUN_DIR/images/<suite>/<sample_id>_<k>.png`` (atomically, *before* the
+sample line is appended, so a line never points at a missing file) and logs a
+`GenerationRecord`:
+
+* ``answer``: the first image's path relative to the run directory (what the metrics score);
+* ``generated_images``: every image's path relative to the run directory;
+* ``seed`` and ``generation``: the knobs the adapter used (``settings``: steps, guidance scale,
+  temperature, top-k, size, scheduler ...), ``steps``, ``nfe``, ``guidance_multiplier``,
+  ``image_tokens`` and, for an LLM conditioner, ``rewritten_prompt``;
+* ``timing``: the call's seconds, per-stage seconds (``stage_seconds``) and the number of
+  requests in the adapter call (``call_requests``); ``tokens``: prompt, generated and image tokens;
+  ``memory``: the call's peak memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mllmbench.adapters.base import GenerateRequest, GenerateResponse, ImageGenerationSettings, derive_seed
+from mllmbench.bench.records import SampleRecord
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from mllmbench.bench.records import RunConfig
+    from mllmbench.suites.base import Sample
+
+IMAGES_DIR = "images"
+"""Generated images live under ``RUN_DIR/images/<suite>/``."""
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+@dataclass(frozen=True)
+class GenerationRecord(SampleRecord):
+    """A ``samples.jsonl`` line of a text-to-image sample: `SampleRecord` plus the images and knobs."""
+
+    generated_images: list[str] = field(default_factory=list)
+    """Paths of the saved PNGs, relative to the run directory."""
+    seed: int | None = None
+    """The seed the images were drawn with."""
+    generation: dict[str, Any] = field(default_factory=dict)
+    """``settings`` (the knobs used), ``steps``, ``nfe``, ``guidance_multiplier``, ``image_tokens``,
+    ``rewritten_prompt``."""
+
+
+def image_settings(config: RunConfig) -> ImageGenerationSettings:
+    """The run's image-generation knobs: the run seed; every other knob is the checkpoint's default."""
+    return ImageGenerationSettings(seed=config.seed)
+
+
+def generation_requests(suite: str, samples: Sequence[Sample], run_seed: int) -> list[GenerateRequest]:
+    """One request per sample, its text the suite's prompt, its seed derived from the run seed."""
+    return [GenerateRequest(s.sample_id, s.text, derive_seed(run_seed, suite, s.sample_id)) for s in samples]
+
+
+def image_file_name(sample_id: str, index: int) -> str:
+    """``<sample_id>_<index>.png``; a sample id with characters unsafe in file names is replaced by
+    its safe form plus a short hash, so two ids never share a file."""
+    safe = _UNSAFE.sub("_", sample_id)
+    if safe != sample_id or not safe:
+        safe = f"{safe}-{hashlib.sha256(sample_id.encode()).hexdigest()[:8]}"
+    return f"{safe}_{index}.png"
+
+
+def save_images(run_dir: Path, suite: str, sample_id: str, images: Sequence[Image]) -> list[str]:
+    """Write each image as a PNG (temporary name, then rename); return paths relative to `run_dir`."""
+    folder = Path(IMAGES_DIR) / _UNSAFE.sub("_", suite)
+    (run_dir / folder).mkdir(parents=True, exist_ok=True)
+    out = []
+    for k, image in enumerate(images):
+        rel = folder / image_file_name(sample_id, k)
+        target = run_dir / rel
+        buf = io.BytesIO()
+        image.convert("RGB").save(buf, format="PNG")
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_bytes(buf.getvalue())
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        out.append(rel.as_posix())
+    return out
+
+
+def generation_record(
+    suite: str,
+    sample: Sample,
+    response: GenerateResponse,
+    paths: list[str],
+    scores: dict[str, float],
+    *,
+    call_seconds: float,
+    call_requests: int,
+    memory: Mapping[str, Any],
+) -> GenerationRecord:
+    """The sample line of one generated sample (`paths` already written)."""
+    u = response.usage
+    return GenerationRecord(
+        sample_id=sample.sample_id,
+        task=suite,
+        image=None,
+        prompt=response.prompt,
+        output=response.rewritten_prompt,
+        answer=paths[0],
+        references=list(sample.references),
+        scores=scores,
+        timing={
+            "batch_seconds": u.batch_seconds,
+            "batch_size": u.batch_size,
+            "seconds_per_sample": u.batch_seconds / max(1, u.batch_size),
+            "call_seconds": call_seconds,
+            "call_requests": call_requests,
+            "stage_seconds": dict(u.stage_seconds),
+        },
+        tokens={
+            "input": u.input_tokens,
+            "output": u.output_tokens + u.image_tokens,
+            "image": u.image_tokens,
+        },
+        text=sample.text,
+        meta=dict(sample.meta),
+        memory=dict(memory),
+        generated_images=list(paths),
+        seed=response.settings.get("seed"),
+        generation={
+            "settings": dict(response.settings),
+            "steps": u.steps,
+            "nfe": u.nfe,
+            "guidance_multiplier": u.guidance_multiplier,
+            "image_tokens": u.image_tokens,
+            "rewritten_prompt": response.rewritten_prompt,
+        },
+    )
+
+
+def with_absolute_paths(record: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
+    """`record` with ``answer`` and ``generated_images`` made absolute (what metrics open)."""
+    out = dict(record)
+    if isinstance(out.get("answer"), str):
+        out["answer"] = str(run_dir / out["answer"])
+    images = out.get("generated_images")
+    if isinstance(images, list):
+        out["generated_images"] = [str(run_dir / p) for p in images]
+    return out

@@ -1,0 +1,115 @@
+"""LLM-conditioned diffusion on a tiny LLM + tiny Stable Diffusion: contract, both stages, config errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mllmbench.adapters.base import GenerationSettings, ImageGenerationSettings, UnderstandRequest
+from mllmbench.adapters.diffusion import DiffusionAdapter
+from mllmbench.adapters.llm_diffusion import (
+    CONFIG_FILE,
+    DEFAULT_INSTRUCTION,
+    TINY_REWRITE_MAX_NEW_TOKENS,
+    LLMDiffusionAdapter,
+    clean_rewrite,
+)
+from mllmbench.bench.errors import ConfigError
+from mllmbench.testing.adapter_contract import (
+    check_generation_contract,
+    generation_requests,
+    pixel_difference,
+)
+
+SETTINGS = ImageGenerationSettings(num_inference_steps=2, guidance_scale=3.0)
+BATCH_TOLERANCE = 2
+"""Largest RGB difference allowed between an image drawn alone and in a batch (float rounding)."""
+
+
+@pytest.fixture(scope="module")
+def tiny_pair(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny LLM + diffusion pairing, built once for this module."""
+    return LLMDiffusionAdapter.build_tiny(tmp_path_factory.mktemp("tiny-llm-diffusion"), seed=0)
+
+
+@pytest.fixture(scope="module")
+def adapter(tiny_pair: Path) -> Iterator[LLMDiffusionAdapter]:
+    a = LLMDiffusionAdapter(str(tiny_pair))
+    a.load()
+    yield a
+    a.close()
+
+
+def test_contract(tiny_pair: Path) -> None:
+    adapter = check_generation_contract(
+        LLMDiffusionAdapter, tiny_pair, SETTINGS, batch_tolerance=BATCH_TOLERANCE
+    )
+    info = adapter.info
+    assert (
+        str(info.paradigm.generation) == "llm_conditioned_diffusion"
+        and str(info.paradigm.connector) == "none"
+    )
+    assert info.paradigm.llm_backbone == "LlamaModel" and info.paradigm.vision_encoder == "AutoencoderKL"
+    params = info.parameters
+    assert params["total"] == params["llm"] + params["text_encoder"] + params["denoiser"] + params["vae"]
+    adapter.close()
+
+
+def test_both_stages_are_what_each_model_does_alone(adapter: LLMDiffusionAdapter, tiny_pair: Path) -> None:
+    """Stage 1 equals the LLM asked directly; stage 2 equals the diffusion adapter on the rewrite."""
+    requests = generation_requests(2)
+    responses = adapter.generate_images(requests, SETTINGS)
+    llm_answers = adapter.llm.understand(
+        [UnderstandRequest(r.sample_id, (), DEFAULT_INSTRUCTION.format(prompt=r.text)) for r in requests],
+        GenerationSettings(max_new_tokens=TINY_REWRITE_MAX_NEW_TOKENS),
+    )
+    draw = DiffusionAdapter(str(tiny_pair / "diffusion"))
+    draw.load()
+    for request, response, answer in zip(requests, responses, llm_answers, strict=True):
+        assert response.prompt == answer.prompt and request.text in response.prompt
+        assert response.rewritten_prompt == (clean_rewrite(answer.text) or request.text)
+        assert response.settings["rewrite_fallback"] is (not clean_rewrite(answer.text))
+        alone = draw.draw([response.rewritten_prompt], [request.seed], SETTINGS)
+        # Drawn alone vs in a batch of two: equal up to the rounding of batched float kernels.
+        assert pixel_difference(alone.images[0][0], response.images[0]) <= BATCH_TOLERANCE
+        usage = response.usage
+        assert usage.input_tokens == answer.usage.input_tokens
+        assert usage.output_tokens == answer.usage.output_tokens
+        assert set(usage.stage_seconds) == {"rewrite", "draw"}
+        assert usage.batch_seconds == pytest.approx(sum(usage.stage_seconds.values()))
+        assert usage.nfe == 4 and usage.steps == 2
+    draw.close()
+
+
+def test_clean_rewrite() -> None:
+    assert clean_rewrite('  "a red circle"\n') == "a red circle"
+    assert clean_rewrite("'x'") == "x"
+    assert clean_rewrite(' "unbalanced') == '"unbalanced'
+    assert clean_rewrite("   ") == ""
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({"llm": "llm"}, "diffusion"),
+        ({"llm": "llm", "diffusion": "diffusion", "extra": 1}, "unknown keys"),
+        ({"llm": "llm", "diffusion": "diffusion", "instruction": "no placeholder"}, "{prompt}"),
+        ({"llm": "llm", "diffusion": "diffusion", "rewrite_max_new_tokens": 0}, "positive integer"),
+        ({"llm": "nowhere", "diffusion": "diffusion"}, "'nowhere' is not a directory"),
+    ],
+)
+def test_config_errors_name_the_file(tmp_path: Path, content: dict[str, object], message: str) -> None:
+    (tmp_path / "llm").mkdir()
+    (tmp_path / "diffusion").mkdir()
+    (tmp_path / CONFIG_FILE).write_text(json.dumps(content))
+    with pytest.raises(ConfigError, match=CONFIG_FILE) as err:
+        LLMDiffusionAdapter(str(tmp_path)).load()
+    assert message in str(err.value)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="llm_diffusion.json not found"):
+        LLMDiffusionAdapter(str(tmp_path)).load()
