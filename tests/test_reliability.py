@@ -15,8 +15,19 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-ARGS = ["run", "--adapter", "llava", "--suite", "vqa", "--limit", "24", "--batch-size", "2",
-        "--no-progress", "--no-report"]
+ARGS = [
+    "run",
+    "--adapter",
+    "llava",
+    "--suite",
+    "vqa",
+    "--limit",
+    "24",
+    "--batch-size",
+    "2",
+    "--no-progress",
+    "--no-report",
+]
 
 
 def _env() -> dict[str, str]:
@@ -38,15 +49,22 @@ def _metrics(run_dir: Path) -> dict:
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory: pytest.TempPathFactory, tiny_llava: Path, shapes_dir: Path) -> Path:
     out = tmp_path_factory.mktemp("ref") / "run"
-    subprocess.run(_cli("--model", str(tiny_llava), "--out", str(out)), check=True, env=_env(),
-                   capture_output=True)
+    subprocess.run(
+        _cli("--model", str(tiny_llava), "--out", str(out)), check=True, env=_env(), capture_output=True
+    )
     return out
 
 
-def test_sigkill_then_rerun_equals_uninterrupted(reference_run: Path, tiny_llava: Path, tmp_path: Path) -> None:
+def test_sigkill_then_rerun_equals_uninterrupted(
+    reference_run: Path, tiny_llava: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "killed"
-    proc = subprocess.Popen(_cli("--model", str(tiny_llava), "--out", str(out)), env=_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _cli("--model", str(tiny_llava), "--out", str(out)),
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     log = out / "samples.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -59,8 +77,9 @@ def test_sigkill_then_rerun_equals_uninterrupted(reference_run: Path, tiny_llava
     assert 6 <= done_before < 24, "the kill must land mid-run"
     assert not (out / "run.json").exists()
     first_lines = log.read_text().splitlines()[:done_before]
-    res = subprocess.run(_cli("--model", str(tiny_llava), "--out", str(out)), env=_env(),
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        _cli("--model", str(tiny_llava), "--out", str(out)), env=_env(), capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stderr
     assert "resuming" in res.stderr
     lines = _samples(out)
@@ -79,8 +98,20 @@ def test_torchrun_two_processes_equals_one(reference_run: Path, tiny_llava: Path
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     assert torchrun, "torchrun is installed with torch"
     out = tmp_path / "ddp"
-    cmd = [torchrun, "--nproc-per-node", "2", "--master-port", "29531", "-m", "mllmbench", *ARGS,
-           "--model", str(tiny_llava), "--out", str(out)]
+    cmd = [
+        torchrun,
+        "--nproc-per-node",
+        "2",
+        "--master-port",
+        "29531",
+        "-m",
+        "mllmbench",
+        *ARGS,
+        "--model",
+        str(tiny_llava),
+        "--out",
+        str(out),
+    ]
     res = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert not list(out.glob("samples.rank*.jsonl")), "rank logs are folded into samples.jsonl"
@@ -91,3 +122,31 @@ def test_torchrun_two_processes_equals_one(reference_run: Path, tiny_llava: Path
     run = json.loads((out / "run.json").read_text())
     assert run["provenance"]["world_size"] == 2
     assert run["run_id"] == json.loads((reference_run / "run.json").read_text())["run_id"]
+
+
+def test_sigint_stops_cleanly_and_resumes(reference_run: Path, tiny_llava: Path, tmp_path: Path) -> None:
+    out = tmp_path / "interrupted"
+    proc = subprocess.Popen(
+        _cli("--model", str(tiny_llava), "--out", str(out)),
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    log = out / "samples.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (log.exists() and log.read_text().count("\n") >= 4):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "interrupted"
+    done = run["suites"]["vqa"]["n_done"]
+    assert 4 <= done < 24 and len(_samples(out)) == done
+    res = subprocess.run(
+        _cli("--model", str(tiny_llava), "--out", str(out)), env=_env(), capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stderr
+    assert _metrics(out) == _metrics(reference_run)
+    assert [r["output"] for r in _samples(out)] == [r["output"] for r in _samples(reference_run)]

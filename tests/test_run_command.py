@@ -308,3 +308,122 @@ def test_help_does_not_import_torch() -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stderr
+
+
+class OomAboveTwo(LlavaAdapter):
+    """A real LLaVA whose batches above 2 raise the accelerator's out-of-memory error."""
+
+    name = "oom_llava"
+    calls: list[int] = []
+
+    def understand(self, batch, settings):  # type: ignore[no-untyped-def]
+        import torch
+
+        type(self).calls.append(len(batch))
+        if len(batch) > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+        return super().understand(batch, settings)
+
+
+def test_out_of_memory_halves_the_batch_and_retries(
+    vqa_run: Path, tiny_llava: Path, tmp_path: Path, capsys
+) -> None:
+    registry.register(registry.ADAPTER_GROUP, "oom_llava", f"{__name__}:OomAboveTwo")
+    try:
+        out = tmp_path / "oom"
+        code = _run(
+            [
+                "--adapter",
+                "oom_llava",
+                "--model",
+                str(tiny_llava),
+                "--suite",
+                "vqa",
+                "--limit",
+                "12",
+                "--batch-size",
+                "8",
+                "--out",
+                str(out),
+                "--no-report",
+            ]
+        )
+    finally:
+        registry.unregister(registry.ADAPTER_GROUP, "oom_llava")
+    assert code == 0
+    # 8 -> 4 -> 2 + 2, then the batch size stays at 2 for the rest of the run
+    assert OomAboveTwo.calls[:5] == [8, 4, 2, 2, 4] or OomAboveTwo.calls[:4] == [8, 4, 2, 2]
+    assert max(OomAboveTwo.calls[-3:]) <= 2
+    assert "out of memory on a batch of 8" in capsys.readouterr().err
+    lines = _lines(out)
+    assert all(r["error"] is None for r in lines)
+    assert [r["output"] for r in lines] == [r["output"] for r in _lines(vqa_run)]
+
+
+def test_full_disk_stops_clearly_and_keeps_what_was_written(
+    tiny_llava: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import errno
+
+    from mllmbench.bench import jsonio
+
+    real_append = jsonio.append_jsonl
+    written = []
+
+    def append_until_full(path, record):  # type: ignore[no-untyped-def]
+        if len(written) >= 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written.append(record["sample_id"])
+        real_append(path, record)
+
+    monkeypatch.setattr(jsonio, "append_jsonl", append_until_full)
+    out = tmp_path / "full"
+    args = [
+        "--adapter",
+        "llava",
+        "--model",
+        str(tiny_llava),
+        "--suite",
+        "vqa",
+        "--limit",
+        "12",
+        "--batch-size",
+        "4",
+        "--out",
+        str(out),
+        "--no-report",
+    ]
+    assert _run(args) == 4
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "samples.jsonl" in err and "resume" in err
+    assert [r["sample_id"] for r in _lines(out)] == written
+    monkeypatch.setattr(jsonio, "append_jsonl", real_append)
+    assert _run(args) == 0
+    assert len(_lines(out)) == 12
+
+
+def test_rescore_recomputes_metrics_without_the_model(
+    vqa_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mllmbench.suites.metrics.exact_match import ExactMatch
+    from mllmbench.suites.metrics.vqa import VQAAccuracy
+    from mllmbench.suites.shapes_suites import ShapesVQASuite
+
+    run_dir = tmp_path / "r"
+    shutil.copytree(vqa_run, run_dir)
+    before = json.loads((run_dir / "run.json").read_text())
+
+    def no_model(self):  # type: ignore[no-untyped-def]
+        raise AssertionError("rescore must not load the model")
+
+    monkeypatch.setattr(LlavaAdapter, "load", no_model)
+    assert main(["rescore", str(run_dir), "--no-report"]) == 0
+    same = json.loads((run_dir / "run.json").read_text())
+    assert same["suites"]["vqa"]["metrics"] == before["suites"]["vqa"]["metrics"]
+    # a metric added to the suite later is computed from the logged answers
+    monkeypatch.setattr(ShapesVQASuite, "metrics", lambda self: [VQAAccuracy("lmms_eval"), ExactMatch()])
+    assert main(["rescore", str(run_dir), "--no-report"]) == 0
+    after = json.loads((run_dir / "run.json").read_text())
+    assert after["suites"]["vqa"]["metrics"]["exact_match"]["n"] == 12
+    assert after["run_id"] == before["run_id"] and "rescored" in after
+    assert _lines(run_dir) == _lines(vqa_run)

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "mllmbench.bench.commands.run",
         "run suites through an adapter (no arguments: the embedded default)",
     ),
+    "rescore": ("mllmbench.bench.commands.rescore", "recompute a run's metrics from its sample log, without the model"),
     "score": ("mllmbench.bench.commands.score", "score a predictions file exactly as the reference tools do"),
     "data": ("mllmbench.bench.commands.data", "generate built-in datasets (the synthetic Shapes set)"),
     "tiny": ("mllmbench.bench.commands.tiny", "build a tiny random checkpoint of a model family, offline"),
@@ -33,8 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 # Exit codes: 0 ok; 1 the run finished but some samples failed; 2 usage or input error;
-# 3 an unexpected internal error; 130 interrupted.
-EXIT_OK, EXIT_SAMPLE_ERRORS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+# 4 results could not be written (disk full); 130 interrupted.
+EXIT_OK, EXIT_SAMPLE_ERRORS, EXIT_USAGE, EXIT_WRITE_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 4, 130
 
 
 def _load_command(name: str):  # type: ignore[no-untyped-def]

@@ -432,3 +432,15 @@ def weights_bytes(model: Any) -> int:
         seen.add(key)
         total += tensor.untyped_storage().nbytes()
     return total
+
+
+def free_accelerator_memory(device: str) -> None:
+    """Release cached accelerator memory after an out-of-memory error (no-op on the CPU)."""
+    if not is_cuda(device):
+        return
+    import gc
+
+    import torch
+
+    gc.collect()
+    torch.cuda.empty_cache()

@@ -93,6 +93,11 @@ def device_info(device: str) -> dict[str, Any]:
     return info
 
 
+def collect_versions_only() -> dict[str, Any]:
+    """Package and library versions, without touching any device."""
+    return {"mllm_bench": __version__, "libraries": library_versions()}
+
+
 def collect(device: str) -> dict[str, Any]:
     """Everything needed to say where a number came from."""
     return {

@@ -43,6 +43,13 @@ class RunConfig:
         d["suites"] = list(self.suites)
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        """Inverse of `to_dict` (unknown keys from other versions are ignored)."""
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        known["suites"] = tuple(known.get("suites", ()))
+        return cls(**known)
+
     def identity(self) -> dict[str, Any]:
         """The fields that change results (output location and failure policy excluded)."""
         d = self.to_dict()

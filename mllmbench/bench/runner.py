@@ -164,6 +164,8 @@ class Runner:
         self.overwrite = overwrite
         self.progress = progress
         self.run_dir = Path(config.out_dir)
+        self.batch_cap: int | None = None
+        """Largest batch that fits, once a batch ran out of accelerator memory (then halved)."""
         self.settings = GenerationSettings(max_new_tokens=config.max_new_tokens, seed=config.seed)
         self.image_settings = generated_images.image_settings(config)
 
@@ -212,12 +214,15 @@ class Runner:
             status = "interrupted"
             log.warning("interrupted: finished samples are saved; run the same command again to resume")
             raise
+        except BaseException:
+            status = "failed"
+            raise
         finally:
             if status == "ok":
                 distributed.barrier(dist)  # every rank's log is complete before rank 0 reads them
             outcome = None
             if dist.is_main:
-                outcome = self._finish(adapter, loaded, walls, started, load_seconds, status)
+                outcome = self._finish_safely(adapter, loaded, walls, started, load_seconds, status)
             adapter.close()
         distributed.barrier(dist)
         if outcome is None:  # ranks > 0 report nothing themselves
@@ -247,7 +252,7 @@ class Runner:
                     self._warm_up(adapter, batch)
                     continue
                 for record in self._run_batch(adapter, suite, batch, live):
-                    jsonio.append_jsonl(log_path, record.to_dict())
+                    _append_record(log_path, record.to_dict())
                     if record.error is not None:
                         log.warning("%s sample %s failed: %s", suite.name, record.sample_id, record.error)
                         if self.config.fail_fast:
@@ -307,6 +312,13 @@ class Runner:
         """
         if not requests:
             return []
+        if self.batch_cap and len(requests) > self.batch_cap:  # an earlier batch ran out of memory
+            cap = self.batch_cap
+            return [
+                result
+                for i in range(0, len(requests), cap)
+                for result in self._call_adapter(adapter, requests[i : i + cap], call)
+            ]
         reqs = [r for _, r in requests]
         try:
             with profiling.MemoryTracker(adapter.device) as memory:
@@ -320,6 +332,14 @@ class Runner:
         except (KeyboardInterrupt, SystemExit, MemoryError):
             raise
         except Exception as exc:  # noqa: BLE001 - one bad sample must not sink the run
+            if _is_out_of_memory(exc) and len(reqs) > 1:
+                half = len(reqs) // 2
+                self.batch_cap = min(self.batch_cap or len(reqs), half)
+                log.warning("out of memory on a batch of %d; retrying in halves of %d", len(reqs), half)
+                profiling.free_accelerator_memory(adapter.device)
+                return self._call_adapter(adapter, requests[:half], call) + self._call_adapter(
+                    adapter, requests[half:], call
+                )
             if len(reqs) == 1:
                 log.debug("sample %s failed:\n%s", reqs[0].sample_id, traceback.format_exc())
                 return [f"{type(exc).__name__} in adapter {adapter.name!r}: {exc}"]
@@ -439,6 +459,55 @@ class Runner:
         run_json = self._run_json(adapter, results, started, load_seconds, status, prov=prov)
         jsonio.write_json_atomic(self.run_dir / RUN_FILE, run_json)
         return RunOutcome(self.run_dir, run_json, outcomes)
+
+    def rescore(self) -> RunOutcome:
+        """Recompute every suite's metrics from the logged answers; no model is loaded.
+
+        The run's config comes from its ``run.json``; suites and metrics are today's code, so a
+        changed or fixed metric re-scores a finished run without running the model again.
+        """
+        old = jsonio.read_json(self.run_dir / RUN_FILE, what="run file")
+        _, suites = prepare(self.config, check_model=False)
+        loaded = [(suite, suite.load_samples(self.config.limit)) for suite in suites]
+        records = samplelog.read_records(self.run_dir)
+        (self.run_dir / SAMPLE_SCORES_FILE).unlink(missing_ok=True)
+        context = self._metric_context(old.get("provenance", {}))
+        outcomes: list[SuiteOutcome] = []
+        results: dict[str, Any] = {}
+        for suite, samples in loaded:
+            before = old.get("suites", {}).get(suite.name, {})
+            wall = before.get("timing", {}).get("wall_seconds_this_session", 0.0)
+            outcome, result = self._score_suite(suite, samples, records, wall, context=context)
+            outcomes.append(outcome)
+            results[suite.name] = result
+        run_json = {
+            **old,
+            "suites": results,
+            "rescored": {
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "mllm_bench": provenance.collect_versions_only()["mllm_bench"],
+            },
+        }
+        jsonio.write_json_atomic(self.run_dir / RUN_FILE, run_json)
+        return RunOutcome(self.run_dir, run_json, outcomes)
+
+    def _finish_safely(
+        self,
+        adapter: Adapter,
+        loaded: list[tuple[Suite, list[Sample]]],
+        walls: dict[str, float],
+        started: str,
+        load_seconds: float,
+        status: str,
+    ) -> RunOutcome | None:
+        """`_finish`, except that after a failure it only logs a second error instead of masking the first."""
+        if status == "ok":
+            return self._finish(adapter, loaded, walls, started, load_seconds, status)
+        try:
+            return self._finish(adapter, loaded, walls, started, load_seconds, status)
+        except Exception as exc:  # noqa: BLE001 - the original error is the one to report
+            log.error("could not write the %s run's summary: %s (the sample log is intact)", status, exc)
+            return None
 
     def _metric_context(self, prov: dict[str, Any]) -> dict[str, Any]:
         """What `Metric.set_run_context` receives: where and how the figures were measured."""
@@ -564,6 +633,32 @@ def _weights_bytes(adapter: Adapter) -> int | None:
         return adapter.info.weights_bytes
     except RuntimeError:
         return None
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    """An accelerator out-of-memory error (torch.cuda.OutOfMemoryError or its message)."""
+    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
+
+
+class ResultsWriteError(MllmBenchError):
+    """The sample log could not be written (disk full, read-only file system...)."""
+
+    exit_code = 4
+
+
+def _append_record(path: Path, record: dict[str, Any]) -> None:
+    """Append one sample line; a failed write stops the run with a clear message.
+
+    Lines already written stay intact: at worst the last one is torn, and a resumed run cuts
+    it and redoes that sample.
+    """
+    try:
+        jsonio.append_jsonl(path, record)
+    except OSError as exc:
+        raise ResultsWriteError(
+            f"cannot write {path}: {exc.strerror or exc}; the samples finished before this one are "
+            "saved; free the space and run the same command again to resume"
+        ) from exc
 
 
 def _finished(rec: dict[str, Any] | None) -> bool:

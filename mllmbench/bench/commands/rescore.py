@@ -1,0 +1,32 @@
+"""`mllm-bench rescore RUN_DIR`: recompute a run's metrics from its sample log, without the model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `rescore`."""
+    parser.add_argument("run_dir", type=Path, help="a run directory (holds run.json and samples.jsonl)")
+    parser.add_argument("--no-report", action="store_true", help="do not rewrite report.html")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Re-score with today's suites and metrics, rewrite run.json (and report.html), print the table."""
+    from dataclasses import replace
+
+    from mllmbench.bench import jsonio
+    from mllmbench.bench.commands.run import format_summary
+    from mllmbench.bench.records import RUN_FILE, RunConfig
+    from mllmbench.bench.runner import Runner
+
+    old = jsonio.read_json(args.run_dir / RUN_FILE, what="run file")
+    config = replace(RunConfig.from_dict(old.get("config", {})), out_dir=str(args.run_dir))
+    outcome = Runner(config, progress=False).rescore()
+    print(format_summary(outcome.run_json))
+    if not args.no_report:
+        from mllmbench.reports.html import write_report
+
+        print(f"report: {write_report([args.run_dir], args.run_dir / 'report.html')}")
+    return 0
