@@ -92,3 +92,22 @@ def test_report_is_self_contained_and_escapes_model_output(two_runs: list[Path],
 def test_report_on_missing_dir_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert main(["report", str(tmp_path / "none"), "-o", str(tmp_path / "r.html")]) == 2
     assert "not a run directory" in capsys.readouterr().err
+
+
+def test_efficiency_figures_from_different_devices_are_not_ranked(two_runs: list[Path], tmp_path: Path) -> None:
+    from mllmbench.reports.html import build_view
+
+    copies = []
+    for i, run in enumerate(two_runs):
+        dst = tmp_path / f"r{i}"
+        shutil.copytree(run, dst)
+        run_json = json.loads((dst / "run.json").read_text())
+        for mv in run_json["suites"]["vqa"]["metrics"].values():
+            mv["context"] = {"device_name": f"GPU-{i}", "dtype": "float32", "batch_size": 8}
+        (dst / "run.json").write_text(json.dumps(run_json))
+        copies.append(dst)
+    rows = {r.metric: r for r in build_view(copies).metric_rows}
+    assert rows["vqa_accuracy"].best is None
+    assert "GPU-0" in rows["vqa_accuracy"].cells[0]
+    same = {r.metric: r for r in build_view(two_runs).metric_rows}
+    assert same["vqa_accuracy"].best is not None

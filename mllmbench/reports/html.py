@@ -16,6 +16,7 @@ from typing import Any
 
 from mllmbench.bench import samplelog
 from mllmbench.reports.frame import PathLike, find_run_dirs, read_run
+from mllmbench.suites.metrics.efficiency import same_conditions
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +118,15 @@ def _fmt(mv: dict[str, Any]) -> str:
     value = mv.get("value")
     if value is None:
         return "n/a"
-    text = f"{value:.4g}"
+    unit = mv.get("unit") or ""
+    sep = "" if unit in ("", "%") else " "
+    text = f"{value:.4g}{sep}{unit}"
     lo, hi = mv.get("ci_low"), mv.get("ci_high")
     if lo is not None and hi is not None:
         text += f" [{lo:.4g}, {hi:.4g}]"
-    return f"{text} (n={mv.get('n')})"
+    context = mv.get("context") or {}
+    where = f", {context['device_name']}" if context.get("device_name") else ""
+    return f"{text} (n={mv.get('n')}{where})"
 
 
 def thumbnail_png(path: str | None, size: int = THUMBNAIL_PX) -> bytes | None:
@@ -190,7 +195,7 @@ def build_view(run_dirs: Sequence[Path], *, samples_per_suite: int = SAMPLES_PER
         cells = tuple(_fmt(mv) if mv else "" for mv in mvs)
         scored = [(i, mv["value"]) for i, mv in enumerate(mvs) if mv and mv.get("value") is not None]
         best = None
-        if len(scored) > 1:
+        if len(scored) > 1 and same_conditions(mvs):  # never rank figures from different devices
             hib = next(mv for mv in mvs if mv).get("higher_is_better", True)
             best = (max if hib else min)(scored, key=lambda t: t[1])[0]
         rows.append(MetricRow(suite, metric, cells, best))
