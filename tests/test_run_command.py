@@ -427,3 +427,42 @@ def test_rescore_recomputes_metrics_without_the_model(
     assert after["suites"]["vqa"]["metrics"]["exact_match"]["n"] == 12
     assert after["run_id"] == before["run_id"] and "rescored" in after
     assert _lines(run_dir) == _lines(vqa_run)
+
+
+def test_response_cache_reuses_outputs_across_runs(
+    vqa_run: Path, tiny_llava: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLLMBENCH_CACHE", str(tmp_path / "cache"))
+    args = [
+        "--adapter",
+        "llava",
+        "--model",
+        str(tiny_llava),
+        "--suite",
+        "vqa",
+        "--limit",
+        "12",
+        "--batch-size",
+        "4",
+        "--no-report",
+        "--response-cache",
+    ]
+    assert _run([*args, "--out", str(tmp_path / "first")]) == 0
+    entries = list((tmp_path / "cache" / "responses").rglob("*.json"))
+    assert len(entries) == 12
+    calls = []
+    real = LlavaAdapter.understand
+
+    def counting(self, batch, settings):  # type: ignore[no-untyped-def]
+        calls.append(len(batch))
+        return real(self, batch, settings)
+
+    monkeypatch.setattr(LlavaAdapter, "understand", counting)
+    assert _run([*args, "--out", str(tmp_path / "second")]) == 0
+    assert calls == []  # every response came from the cache
+    second = _lines(tmp_path / "second")
+    assert [r["output"] for r in second] == [r["output"] for r in _lines(vqa_run)]
+    assert all(r["timing"]["cached"] for r in second)
+    # other generation settings are another identity: the model runs again
+    assert _run([*args, "--max-new-tokens", "4", "--out", str(tmp_path / "third")]) == 0
+    assert sum(calls) == 12

@@ -36,6 +36,8 @@ class RunConfig:
     trust_remote_code: bool = False
     out_dir: str = ""
     fail_fast: bool = False
+    response_cache: bool = False
+    """Reuse responses cached by earlier runs of the same checkpoint, prompt, images and settings."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form."""
@@ -53,7 +55,7 @@ class RunConfig:
     def identity(self) -> dict[str, Any]:
         """The fields that change results (output location and failure policy excluded)."""
         d = self.to_dict()
-        for k in ("out_dir", "fail_fast"):
+        for k in ("out_dir", "fail_fast", "response_cache"):
             d.pop(k)
         return d
 

@@ -31,6 +31,7 @@ from mllmbench.adapters.base import (
 from mllmbench.bench import distributed, generated_images, jsonio, profiling, provenance, registry, samplelog
 from mllmbench.bench.errors import ConfigError, InputError, MllmBenchError
 from mllmbench.bench.images import open_rgb
+from mllmbench.bench.paths import cache_root
 from mllmbench.bench.records import (
     RUN_FILE,
     SAMPLE_SCORES_FILE,
@@ -39,6 +40,7 @@ from mllmbench.bench.records import (
     RunConfig,
     SampleRecord,
 )
+from mllmbench.bench.response_cache import ResponseCache
 from mllmbench.suites.base import Metric, Sample, Suite
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,8 @@ class CallStats:
     """Wall time of the whole ``adapter.understand`` call."""
     memory: dict[str, Any]
     """`profiling.MemoryTracker` figures of the call, plus the weights."""
+    cached: bool = False
+    """The response came from the response cache: no model call, no timing."""
 
 
 @dataclass
@@ -164,6 +168,9 @@ class Runner:
         self.overwrite = overwrite
         self.progress = progress
         self.run_dir = Path(config.out_dir)
+        self.response_cache: ResponseCache | None = None
+        if config.response_cache:
+            self.response_cache = ResponseCache(cache_root() / "responses")
         self.batch_cap: int | None = None
         """Largest batch that fits, once a batch ran out of accelerator memory (then halved)."""
         self.settings = GenerationSettings(max_new_tokens=config.max_new_tokens, seed=config.seed)
@@ -283,18 +290,31 @@ class Runner:
             return self._run_generation_batch(adapter, suite, batch, metrics)
         records: dict[str, SampleRecord] = {}
         requests: list[tuple[Sample, UnderstandRequest]] = []
+        cache = self.response_cache if suite.cacheable else None
+        keys: dict[str, str] = {}
         for sample in batch:
             try:
                 images = tuple(open_rgb(p) for p in sample.image_paths)
             except InputError as exc:
                 records[sample.sample_id] = _error_record(suite, sample, str(exc))
                 continue
+            if cache is not None:
+                key = keys[sample.sample_id] = cache.key(
+                    adapter.info, sample.text, sample.image_paths, self.settings
+                )
+                hit = cache.get(key)
+                if hit is not None:
+                    stats = CallStats(0.0, {}, cached=True)
+                    records[sample.sample_id] = self._score_sample(suite, sample, hit, metrics, stats)
+                    continue
             requests.append((sample, UnderstandRequest(sample.sample_id, images, sample.text)))
         for (sample, _req), result in zip(requests, self._call_adapter(adapter, requests), strict=True):
             if isinstance(result, str):
                 records[sample.sample_id] = _error_record(suite, sample, result)
                 continue
             response, stats = result
+            if cache is not None:
+                cache.put(keys[sample.sample_id], response)
             records[sample.sample_id] = self._score_sample(suite, sample, response, metrics, stats)
         return [records[s.sample_id] for s in batch]
 
@@ -420,6 +440,7 @@ class Runner:
                 "batch_size": u.batch_size,
                 "seconds_per_sample": u.batch_seconds / max(1, u.batch_size),
                 "call_seconds": stats.seconds,
+                **({"cached": True} if stats.cached else {}),
                 **(profiling.sample_timing(profile) if profile is not None else {}),
             },
             tokens={"input": u.input_tokens, "output": u.output_tokens, "image": u.image_tokens},

@@ -135,6 +135,8 @@ class Suite(abc.ABC):
     requires: ClassVar[Capability] = Capability.UNDERSTAND
     description: ClassVar[str] = ""
     metric_names: ClassVar[tuple[str, ...]] = ()
+    cacheable: ClassVar[bool] = True
+    """Whether cached responses may stand in for model calls (not when the calls are measured)."""
     expected_files: ClassVar[tuple[str, ...]] = ()
     """Files the suite reads, relative to its data directory (shown by `list suites`)."""
 

@@ -32,6 +32,7 @@ class EfficiencySuite(ShapesVQASuite):
 
     name = "efficiency"
     version = "1"
+    cacheable = False  # every call is a measurement
     description = "Latency, throughput and memory (batch size 1 and --batch-size) on Shapes VQA questions"
     metric_names: ClassVar[tuple[str, ...]] = (  # type: ignore[assignment]
         "ttft",

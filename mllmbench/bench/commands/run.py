@@ -39,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-new-tokens", type=int, default=16)
     parser.add_argument("--out", type=Path, help="run directory (default ./runs/<adapter>-<model>-<hash>)")
     parser.add_argument("--fail-fast", action="store_true", help="stop at the first failed sample")
+    parser.add_argument(
+        "--response-cache",
+        action="store_true",
+        help="reuse responses cached by earlier runs (same checkpoint, prompt, images, settings)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="start again instead of resuming")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow a checkpoint's own code")
     parser.add_argument("--no-report", action="store_true", help="do not write report.html")
@@ -75,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens,
         trust_remote_code=args.trust_remote_code,
         fail_fast=args.fail_fast,
+        response_cache=args.response_cache,
     )
     # Unknown names, missing paths and unsupported capabilities fail here, before anything loads.
     prepare(config, check_model=bool(args.model))
