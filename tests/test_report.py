@@ -94,7 +94,9 @@ def test_report_on_missing_dir_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert "not a run directory" in capsys.readouterr().err
 
 
-def test_efficiency_figures_from_different_devices_are_not_ranked(two_runs: list[Path], tmp_path: Path) -> None:
+def test_efficiency_figures_from_different_devices_are_not_ranked(
+    two_runs: list[Path], tmp_path: Path
+) -> None:
     from mllmbench.reports.html import build_view
 
     copies = []

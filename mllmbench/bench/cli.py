@@ -24,7 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "mllmbench.bench.commands.run",
         "run suites through an adapter (no arguments: the embedded default)",
     ),
-    "rescore": ("mllmbench.bench.commands.rescore", "recompute a run's metrics from its sample log, without the model"),
+    "rescore": (
+        "mllmbench.bench.commands.rescore",
+        "recompute a run's metrics from its sample log, without the model",
+    ),
     "score": ("mllmbench.bench.commands.score", "score a predictions file exactly as the reference tools do"),
     "data": ("mllmbench.bench.commands.data", "generate built-in datasets (the synthetic Shapes set)"),
     "tiny": ("mllmbench.bench.commands.tiny", "build a tiny random checkpoint of a model family, offline"),

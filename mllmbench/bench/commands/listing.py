@@ -29,7 +29,9 @@ def run(args: argparse.Namespace) -> int:
             try:
                 cls = registry.load_adapter_class(e.name)
             except Exception as exc:  # noqa: BLE001 - one broken plugin must not hide the others
-                rows.append((e.name, "?", "?", "?", e.distribution, f"unavailable: {type(exc).__name__}: {exc}"))
+                rows.append(
+                    (e.name, "?", "?", "?", e.distribution, f"unavailable: {type(exc).__name__}: {exc}")
+                )
                 continue
             caps = ",".join(
                 c.name.lower() for c in type(cls.capabilities) if c in cls.capabilities and c.name
