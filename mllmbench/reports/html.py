@@ -215,7 +215,8 @@ def build_view(run_dirs: Sequence[Path], *, samples_per_suite: int = SAMPLES_PER
         shown[suite] = shown.get(suite, 0) + 1
         first = per_run[0][key]
         image = first.get("image")
-        image_path: str | None = image[0] if isinstance(image, list) and image else image
+        first_image = image[0] if isinstance(image, list) and image else image
+        image_path = str(first_image) if first_image else None
         preds = tuple(
             {
                 "label": label,
