@@ -16,10 +16,12 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:
     from PIL.Image import Image
+
+T = TypeVar("T")
 
 
 class Capability(enum.Flag):
@@ -376,12 +378,16 @@ class Adapter:
         """Release the model (override when there is more to free than attributes)."""
         self._info = None
 
+    def _require_loaded(self, value: T | None) -> T:
+        """`value` once `load` has set it; a clear error before that."""
+        if value is None:
+            raise RuntimeError(f"adapter {self.name!r} is not loaded; call load() first")
+        return value
+
     @property
     def info(self) -> AdapterInfo:
         """Provenance and paradigm of the loaded model."""
-        if self._info is None:
-            raise RuntimeError(f"adapter {self.name!r} is not loaded; call load() first")
-        return self._info
+        return self._require_loaded(self._info)
 
     # --- capabilities ----------------------------------------------------------------------
     def understand(

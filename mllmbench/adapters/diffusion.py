@@ -121,9 +121,7 @@ class DiffusionAdapter(Adapter):
     @property
     def pipe(self) -> Any:
         """The loaded diffusers pipeline (``RuntimeError`` before `load`)."""
-        if self._pipe is None:
-            raise RuntimeError(f"adapter {self.name!r} is not loaded; call load() first")
-        return self._pipe
+        return self._require_loaded(self._pipe)
 
     # --- lifecycle -------------------------------------------------------------------------
     def load(self) -> None:

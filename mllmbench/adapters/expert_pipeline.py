@@ -324,23 +324,17 @@ class ExpertPipelineAdapter(Adapter):
     @property
     def captioner(self) -> Any:
         """The loaded stage-1 adapter."""
-        if self._captioner is None:
-            raise RuntimeError(f"adapter {self.name!r} is not loaded; call load() first")
-        return self._captioner
+        return self._require_loaded(self._captioner)
 
     @property
     def llm(self) -> TextLLMStage:
         """The loaded stage-2 text LLM."""
-        if self._llm is None:
-            raise RuntimeError(f"adapter {self.name!r} is not loaded; call load() first")
-        return self._llm
+        return self._require_loaded(self._llm)
 
     @property
     def config(self) -> PipelineConfig:
         """The parsed ``pipeline.json``."""
-        if self._config is None:
-            raise RuntimeError(f"adapter {self.name!r} is not loaded; call load() first")
-        return self._config
+        return self._require_loaded(self._config)
 
     @property
     def model(self) -> Any:

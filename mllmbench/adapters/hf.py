@@ -164,16 +164,12 @@ class HFVisionLanguageAdapter(Adapter):
     @property
     def model(self) -> Any:
         """The loaded transformers model (``RuntimeError`` before `load`)."""
-        if self._model is None:
-            raise RuntimeError(f"adapter {self.name!r} is not loaded; call load() first")
-        return self._model
+        return self._require_loaded(self._model)
 
     @property
     def processor(self) -> Any:
         """The loaded processor (``RuntimeError`` before `load`)."""
-        if self._processor is None:
-            raise RuntimeError(f"adapter {self.name!r} is not loaded; call load() first")
-        return self._processor
+        return self._require_loaded(self._processor)
 
     @property
     def tokenizer(self) -> Any:

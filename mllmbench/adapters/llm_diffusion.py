@@ -150,23 +150,17 @@ class LLMDiffusionAdapter(Adapter):
     @property
     def llm(self) -> TextLLMStage:
         """The loaded stage-1 text LLM."""
-        if self._llm is None:
-            raise RuntimeError(f"adapter {self.name!r} is not loaded; call load() first")
-        return self._llm
+        return self._require_loaded(self._llm)
 
     @property
     def diffusion(self) -> DiffusionAdapter:
         """The loaded stage-2 diffusion adapter."""
-        if self._diffusion is None:
-            raise RuntimeError(f"adapter {self.name!r} is not loaded; call load() first")
-        return self._diffusion
+        return self._require_loaded(self._diffusion)
 
     @property
     def config(self) -> ConditionerConfig:
         """The parsed ``llm_diffusion.json``."""
-        if self._config is None:
-            raise RuntimeError(f"adapter {self.name!r} is not loaded; call load() first")
-        return self._config
+        return self._require_loaded(self._config)
 
     # --- lifecycle -------------------------------------------------------------------------
     def load(self) -> None:
