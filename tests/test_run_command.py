@@ -466,3 +466,20 @@ def test_response_cache_reuses_outputs_across_runs(
     # other generation settings are another identity: the model runs again
     assert _run([*args, "--max-new-tokens", "4", "--out", str(tmp_path / "third")]) == 0
     assert sum(calls) == 12
+
+
+def test_per_suite_data_directories(tiny_llava: Path, shapes_dir: Path, tmp_path: Path, capsys) -> None:
+    from mllmbench.bench.commands.run import parse_data_args
+
+    assert parse_data_args([]) == (None, ())
+    assert parse_data_args(["/d", "vqa=/v", "caption=/c"]) == ("/d", (("caption", "/c"), ("vqa", "/v")))
+    copy = tmp_path / "copy"
+    shutil.copytree(shapes_dir, copy)
+    out = tmp_path / "run"
+    args = ["--model", str(tiny_llava), "--suite", "vqa", "--limit", "2", "--no-report", "--out", str(out)]
+    assert _run([*args, "--data", f"vqa={copy}"]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["suites"]["vqa"]["dataset"]["path"] == str(copy)
+    assert run["config"]["suite_data"] == [["vqa", str(copy)]]
+    assert _run([*args, "--data", f"gqa={copy}", "--overwrite"]) == 2
+    assert "--data names suite 'gqa'" in capsys.readouterr().err

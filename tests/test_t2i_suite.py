@@ -431,3 +431,22 @@ def test_fd_with_a_local_clip_extractor_is_named_and_exact(
     )
     broken.update(Sample("x", (), "p"), str(tmp_path / "missing.png"))
     assert "missing.png" in broken.compute().notes["fd_clip"]
+
+
+@pytest.mark.slow
+def test_generation_knobs_from_the_command_line_reach_the_pipeline(
+    tiny_sd: Path, small_shapes: Path, scoring_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "knobs"
+    extra = ("--steps", "3", "--guidance", "1.0", "--image-size", "16", "--limit", "1")
+    assert _run_t2i(tiny_sd, small_shapes, out, {**scoring_env, FID_EXTRACTOR_ENV: "none"}, *extra) == 0
+    from PIL import Image
+
+    rec = _lines(out)[0]
+    settings = rec["generation"]["settings"]
+    assert settings["num_inference_steps"] == 3 and settings["guidance_scale"] == 1.0
+    assert rec["generation"]["nfe"] == 3  # guidance 1.0 turns classifier-free guidance off
+    with Image.open(out / rec["answer"]) as im:
+        assert im.size == (16, 16)
+    config = json.loads((out / "run.json").read_text())["config"]
+    assert (config["steps"], config["guidance"], config["image_size"]) == (3, 1.0, 16)

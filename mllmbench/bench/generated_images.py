@@ -56,8 +56,16 @@ class GenerationRecord(SampleRecord):
 
 
 def image_settings(config: RunConfig) -> ImageGenerationSettings:
-    """The run's image-generation knobs: the run seed; every other knob is the checkpoint's default."""
-    return ImageGenerationSettings(seed=config.seed)
+    """The run's image-generation knobs; a knob left unset takes the checkpoint's default."""
+    return ImageGenerationSettings(
+        seed=config.seed,
+        num_inference_steps=config.steps,
+        guidance_scale=config.guidance,
+        temperature=config.temperature,
+        top_k=config.top_k,
+        width=config.image_size,
+        height=config.image_size,
+    )
 
 
 def generation_requests(suite: str, samples: Sequence[Sample], run_seed: int) -> list[GenerateRequest]:

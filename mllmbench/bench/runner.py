@@ -113,8 +113,17 @@ def prepare(config: RunConfig, *, check_model: bool = True) -> tuple[type[Adapte
         looks_local = config.model.startswith((".", "/", "~")) or Path(config.model).expanduser().exists()
         if looks_local and not Path(config.model).expanduser().exists():
             raise ConfigError(f"model path does not exist: {config.model}")
-    data = Path(config.data_dir) if config.data_dir else None
-    return adapter_cls, [cls(data) for cls in suite_classes]
+    per_suite = dict(config.suite_data)
+    unknown = sorted(set(per_suite) - set(config.suites))
+    if unknown:
+        raise ConfigError(
+            f"--data names suite {unknown[0]!r}, which is not in --suite {','.join(config.suites)}"
+        )
+    suites = []
+    for name, cls in zip(config.suites, suite_classes, strict=True):
+        data = per_suite.get(name) or config.data_dir
+        suites.append(cls(Path(data) if data else None))
+    return adapter_cls, suites
 
 
 def _check_resume(run_dir: Path, config: RunConfig, overwrite: bool) -> None:

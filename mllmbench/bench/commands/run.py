@@ -29,7 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--suite", default=DEFAULT_SUITES, help=f"comma-separated suites (default {DEFAULT_SUITES})"
     )
     parser.add_argument(
-        "--data", type=Path, help="data directory (default: each suite's own; Shapes for vqa/caption)"
+        "--data",
+        action="append",
+        default=[],
+        metavar="[SUITE=]DIR",
+        help="data directory for every suite, or SUITE=DIR for one suite (repeatable); "
+        "default: each suite's own (the built-in Shapes set for vqa, caption, t2i, efficiency)",
     )
     parser.add_argument("--limit", type=int, help="at most N samples per suite")
     parser.add_argument("--batch-size", type=int, default=8)
@@ -37,6 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-new-tokens", type=int, default=16)
+    gen = parser.add_argument_group("image generation (t2i suites; unset: the checkpoint's defaults)")
+    gen.add_argument("--steps", type=int, help="denoising steps")
+    gen.add_argument("--guidance", type=float, help="classifier-free guidance scale")
+    gen.add_argument("--temperature", type=float, help="sampling temperature (token-based generators)")
+    gen.add_argument("--top-k", type=int, help="top-k (token-based generators)")
+    gen.add_argument("--image-size", type=int, help="width = height of generated images in pixels")
     parser.add_argument("--out", type=Path, help="run directory (default ./runs/<adapter>-<model>-<hash>)")
     parser.add_argument("--fail-fast", action="store_true", help="stop at the first failed sample")
     parser.add_argument(
@@ -48,6 +59,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trust-remote-code", action="store_true", help="allow a checkpoint's own code")
     parser.add_argument("--no-report", action="store_true", help="do not write report.html")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def parse_data_args(values: list[str]) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """``--data DIR`` (every suite) and ``--data SUITE=DIR`` (one suite), each at most once."""
+    from mllmbench.bench.errors import ConfigError
+
+    shared: str | None = None
+    per_suite: dict[str, str] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if sep and name and "/" not in name and not Path(value).exists():
+            if name in per_suite:
+                raise ConfigError(f"--data gives suite {name!r} twice")
+            per_suite[name] = path
+        elif shared is not None:
+            raise ConfigError("--data DIR given twice; use SUITE=DIR for per-suite directories")
+        else:
+            shared = value
+    return shared, tuple(sorted(per_suite.items()))
 
 
 def _default_out(adapter: str, model: str, run_id: str) -> Path:
@@ -66,12 +96,19 @@ def run(args: argparse.Namespace) -> int:
     from mllmbench.bench.runner import Runner, SampleFailure, prepare
 
     adapter = args.adapter or DEFAULT_ADAPTER
+    data_dir, suite_data = parse_data_args(args.data)
     suites = tuple(s.strip() for s in args.suite.split(",") if s.strip())
     config = RunConfig(
         adapter=adapter,
         model=args.model or "",
         suites=suites,
-        data_dir=str(args.data) if args.data else None,
+        data_dir=data_dir,
+        suite_data=suite_data,
+        steps=args.steps,
+        guidance=args.guidance,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        image_size=args.image_size,
         limit=args.limit,
         batch_size=args.batch_size,
         device=args.device,
