@@ -44,7 +44,8 @@ class Connector(enum.StrEnum):
     CROSS_ATTENTION = "cross_attention"
     """Cross-attention layers inside the LLM (Flamingo/IDEFICS, Mllama): feature-level fusion."""
     EARLY_FUSION = "early_fusion"
-    """Discrete image tokens in the same sequence as text (Chameleon, Janus)."""
+    """Discrete image tokens in the same sequence as text (Chameleon). Janus reads images through an
+    MLP aligner (connector `mlp`) and generates VQ tokens (generation `autoregressive_vq`)."""
     EXPERT = "expert"
     """An expert model turns the image into text first (captioner feeding a text LLM)."""
     VISUAL_EXPERT = "visual_expert"

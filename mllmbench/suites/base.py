@@ -39,7 +39,8 @@ class MetricValue:
     n: int
     """Number of samples the value was computed from."""
     stderr: float | None = None
-    """Standard error (sample sd / sqrt(n)) for means; None where it does not apply."""
+    """Standard error: sample sd / sqrt(n) for means; for corpus metrics (BLEU, CIDEr...) the sd of the
+    bootstrap replicates; None where it does not apply."""
     ci_low: float | None = None
     ci_high: float | None = None
     ci_method: str | None = None
