@@ -39,10 +39,9 @@ counts both models.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -59,11 +58,12 @@ from mllmbench.adapters.base import (
     UnderstandResponse,
     Usage,
 )
-from mllmbench.adapters.hf import HFVisionLanguageAdapter, resolve_checkpoint
+from mllmbench.adapters.hf import resolve_checkpoint
+from mllmbench.adapters.two_stage import ZEPHYR_CHAT_TEMPLATE, TextLLMStage, combined_hash, resolve_part
 from mllmbench.bench.errors import ConfigError
 
 if TYPE_CHECKING:
-    from PIL.Image import Image
+    pass
 
 PIPELINE_FILE = "pipeline.json"
 """The file in the checkpoint directory that names the two models and the prompts."""
@@ -72,14 +72,6 @@ DEFAULT_CAPTION_LINE = "Image {index}: {caption}"
 DEFAULT_USER_TEMPLATE = "{captions}\n{question}"
 DEFAULT_CAPTION_MAX_NEW_TOKENS = 32
 
-ZEPHYR_CHAT_TEMPLATE = (
-    "{% for message in messages %}\n"
-    "{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + message['content'] + eos_token }}\n"
-    "{% elif message['role'] == 'system' %}\n{{ '<|system|>\n' + message['content'] + eos_token }}\n"
-    "{% elif message['role'] == 'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + eos_token }}\n"
-    "{% endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n{% endif %}\n{% endfor %}"
-)
-"""The chat template of TinyLlama-1.1B-Chat (Zephyr style), given to the tiny text LLM."""
 TINY_CAPTION_MAX_NEW_TOKENS = 12
 
 
@@ -231,72 +223,6 @@ class PipelineResponse(UnderstandResponse):
     """The exact text given to the captioner's processor for each image."""
 
 
-class TextLLMStage(HFVisionLanguageAdapter):
-    """Stage 2: a text-only causal LM behind the `HFVisionLanguageAdapter` machinery, no images.
-
-    The request text is the user message, rendered with the tokenizer's chat template. The
-    tokenizer adds its special tokens (BOS) unless the rendered prompt already starts with BOS.
-    Not registered: `ExpertPipelineAdapter` owns it.
-    """
-
-    name: ClassVar[str] = "expert_llm"
-    description: ClassVar[str] = "text-only causal LM (stage 2 of expert_pipeline)"
-    model_class_name: ClassVar[str] = "AutoModelForCausalLM"
-    processor_class_name: ClassVar[str] = "AutoTokenizer"
-
-    def render_prompt(self, text: str, n_images: int) -> str:
-        """``[{"role": "user", "content": text}]`` through the tokenizer's chat template."""
-        if not getattr(self.tokenizer, "chat_template", None):
-            raise ConfigError(
-                f"text LLM {self.model_id!r} has no chat template; the expert pipeline needs one"
-            )
-        messages = [{"role": "user", "content": text}]
-        return str(self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
-
-    def add_special_tokens(self, prompt: str) -> bool:
-        """Whether tokenizing `prompt` adds BOS: not when the chat template wrote it already."""
-        bos = self.tokenizer.bos_token
-        return not (bos and prompt.startswith(bos))
-
-    def processor_inputs(self, prompts: list[str], images: list[list[Image]]) -> Mapping[str, Any]:
-        """``tokenizer(prompts)``, left-padded (the images lists are empty)."""
-        return self.tokenizer(  # type: ignore[no-any-return]
-            prompts, return_tensors="pt", padding=True, add_special_tokens=self.add_special_tokens(prompts[0])
-        )
-
-    def count_image_tokens(self, inputs: Mapping[str, Any]) -> list[int]:
-        """No image positions: `ExpertPipelineAdapter` counts the caption positions instead."""
-        return [0] * int(inputs["input_ids"].shape[0])
-
-    def visual_tokens_per_image(self) -> int | None:
-        """A text LLM has none."""
-        return None
-
-    def llm_backbone_name(self) -> str:
-        """Class of the decoder under the LM head (``LlamaModel``)."""
-        return type(getattr(self.model, "base_model", self.model)).__name__
-
-    def caption_token_counts(
-        self, prompt: str, user_text: str, spans: Sequence[tuple[int, int]]
-    ) -> list[int]:
-        """Per caption, how many tokens of `prompt` overlap it (`spans` are offsets in `user_text`).
-
-        Uses the fast tokenizer's offsets where `user_text` appears verbatim in `prompt`; otherwise
-        (a template that rewrites the message, a slow tokenizer) each caption is tokenized alone.
-        """
-        start = prompt.find(user_text)
-        tokenizer = self.tokenizer
-        if start >= 0 and getattr(tokenizer, "is_fast", False):
-            encoding = tokenizer(
-                prompt, add_special_tokens=self.add_special_tokens(prompt), return_offsets_mapping=True
-            )
-            offsets = encoding["offset_mapping"]
-            return [
-                sum(1 for s, e in offsets if e > s and s < start + hi and e > start + lo) for lo, hi in spans
-            ]
-        return [len(tokenizer(user_text[lo:hi], add_special_tokens=False)["input_ids"]) for lo, hi in spans]
-
-
 class ExpertPipelineAdapter(Adapter):
     """Captioner adapter (any registered one) -> caption text -> text-only causal LM.
 
@@ -375,8 +301,10 @@ class ExpertPipelineAdapter(Adapter):
             "dtype": self.dtype,
             "trust_remote_code": self.trust_remote_code,
         }
-        captioner = captioner_cls(_part(local_dir, config.captioner_model, "captioner.model"), **options)
-        llm = TextLLMStage(_part(local_dir, config.llm, "llm"), **options)
+        captioner = captioner_cls(
+            resolve_part(local_dir, PIPELINE_FILE, config.captioner_model, "captioner.model"), **options
+        )
+        llm = TextLLMStage(resolve_part(local_dir, PIPELINE_FILE, config.llm, "llm"), **options)
         try:
             captioner.load()
             llm.load()
@@ -399,7 +327,9 @@ class ExpertPipelineAdapter(Adapter):
         return AdapterInfo(
             name=self.name,
             checkpoint=self.model_id,
-            checkpoint_hash=_pipeline_hash(local_dir, cap.checkpoint_hash, llm.checkpoint_hash),
+            checkpoint_hash=combined_hash(
+                local_dir / PIPELINE_FILE, cap.checkpoint_hash, llm.checkpoint_hash
+            ),
             dtype=self.dtype,
             device=self.device,
             capabilities=self.capabilities,
@@ -559,32 +489,6 @@ class ExpertPipelineAdapter(Adapter):
             json.dumps(pipeline.to_dict(), indent=2) + "\n", encoding="utf-8"
         )
         return out_dir
-
-
-def _part(directory: Path, value: str, key: str) -> str:
-    """Where a part named in ``pipeline.json`` lives: a subdirectory, an absolute path or a hub id.
-
-    A name without ``/`` must be a subdirectory of `directory` (`ConfigError` otherwise).
-    """
-    path = Path(value).expanduser()
-    if path.is_absolute():
-        return str(path)
-    if (directory / value).exists():
-        return str(directory / value)
-    if "/" not in value or value.startswith("."):
-        raise ConfigError(f"{directory / PIPELINE_FILE}: {key} {value!r} is not a directory in {directory}")
-    return value
-
-
-def _pipeline_hash(directory: Path, captioner_hash: str | None, llm_hash: str | None) -> str | None:
-    """``sha256`` over both parts' weight hashes and ``pipeline.json`` (``None`` if a part has none)."""
-    if captioner_hash is None or llm_hash is None:
-        return None
-    digest = hashlib.sha256()
-    for piece in (captioner_hash, llm_hash):
-        digest.update(piece.encode() + b"\0")
-    digest.update((directory / PIPELINE_FILE).read_bytes())
-    return "sha256:" + digest.hexdigest()
 
 
 def _timing(stage: StageUsage) -> dict[str, Any]:

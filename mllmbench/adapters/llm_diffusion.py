@@ -25,7 +25,6 @@ Costs: ``usage.stage_seconds`` has ``rewrite`` (the LLM call, preprocessing incl
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -48,8 +47,8 @@ from mllmbench.adapters.base import (
     UnderstandRequest,
 )
 from mllmbench.adapters.diffusion import DiffusionAdapter
-from mllmbench.adapters.expert_pipeline import ZEPHYR_CHAT_TEMPLATE, TextLLMStage
 from mllmbench.adapters.hf import resolve_checkpoint
+from mllmbench.adapters.two_stage import ZEPHYR_CHAT_TEMPLATE, TextLLMStage, combined_hash, resolve_part
 from mllmbench.bench.errors import ConfigError
 
 CONFIG_FILE = "llm_diffusion.json"
@@ -176,8 +175,10 @@ class LLMDiffusionAdapter(Adapter):
             "dtype": self.dtype,
             "trust_remote_code": self.trust_remote_code,
         }
-        llm = TextLLMStage(_part(local_dir, config.llm, "llm"), **options)
-        diffusion = DiffusionAdapter(_part(local_dir, config.diffusion, "diffusion"), **options)
+        llm = TextLLMStage(resolve_part(local_dir, CONFIG_FILE, config.llm, "llm"), **options)
+        diffusion = DiffusionAdapter(
+            resolve_part(local_dir, CONFIG_FILE, config.diffusion, "diffusion"), **options
+        )
         try:
             llm.load()
             diffusion.load()
@@ -197,7 +198,7 @@ class LLMDiffusionAdapter(Adapter):
         return AdapterInfo(
             name=self.name,
             checkpoint=self.model_id,
-            checkpoint_hash=_pair_hash(local_dir, llm.checkpoint_hash, draw.checkpoint_hash),
+            checkpoint_hash=combined_hash(local_dir / CONFIG_FILE, llm.checkpoint_hash, draw.checkpoint_hash),
             dtype=self.dtype,
             device=self.device,
             capabilities=self.capabilities,
@@ -331,26 +332,3 @@ class LLMDiffusionAdapter(Adapter):
         pairing = ConditionerConfig("llm", "diffusion", rewrite_max_new_tokens=TINY_REWRITE_MAX_NEW_TOKENS)
         (out_dir / CONFIG_FILE).write_text(json.dumps(pairing.to_dict(), indent=2) + "\n", encoding="utf-8")
         return out_dir
-
-
-def _part(directory: Path, value: str, key: str) -> str:
-    """Where a part named in the config lives: a subdirectory, an absolute path or a hub id."""
-    path = Path(value).expanduser()
-    if path.is_absolute():
-        return str(path)
-    if (directory / value).exists():
-        return str(directory / value)
-    if "/" not in value or value.startswith("."):
-        raise ConfigError(f"{directory / CONFIG_FILE}: {key} {value!r} is not a directory in {directory}")
-    return value
-
-
-def _pair_hash(directory: Path, llm_hash: str | None, diffusion_hash: str | None) -> str | None:
-    """``sha256`` over both parts' weight hashes and the config file (None if a part has none)."""
-    if llm_hash is None or diffusion_hash is None:
-        return None
-    digest = hashlib.sha256()
-    for piece in (llm_hash, diffusion_hash):
-        digest.update(piece.encode() + b"\0")
-    digest.update((directory / CONFIG_FILE).read_bytes())
-    return "sha256:" + digest.hexdigest()
