@@ -121,10 +121,9 @@ def test_huge_and_non_ascii_questions_run(data: Path, tiny_llava: Path, tmp_path
             "2",
         ]
     )
+    assert code == 0
     lines = _lines(out)
     first = lines["1000"]
-    # the tiny model's context is short: either it answers or the error says what went wrong, per sample
-    assert code in (0, 1)
-    assert first["error"] is None or "adapter 'llava'" in first["error"]
-    assert lines["1001"]["error"] is None
+    assert first["error"] is None and lines["1001"]["error"] is None
+    assert first["tokens"]["input"] > 2000  # the whole question reached the model, untruncated
     assert "圆有几个" in first["text"]
