@@ -46,8 +46,8 @@ def direct_checks(model_dir: Path, args: argparse.Namespace, checks: Checks) -> 
     """Run the adapter on the device directly and check the timing and memory figures."""
     from mllmbench.adapters.base import GenerationSettings, UnderstandRequest
     from mllmbench.adapters.llava import LlavaAdapter
-    from mllmbench.bench.images import open_rgb
-    from mllmbench.bench.profiling import MemoryTracker, is_cuda
+    from mllmbench.core.images import open_rgb
+    from mllmbench.core.profiling import MemoryTracker, is_cuda
     from mllmbench.suites.shapes_suites import ShapesVQASuite
 
     adapter = LlavaAdapter(str(model_dir), device=args.device, dtype=args.dtype)
@@ -137,7 +137,7 @@ def direct_checks(model_dir: Path, args: argparse.Namespace, checks: Checks) -> 
 
 def efficiency_run(model_dir: Path, out: Path, args: argparse.Namespace, checks: Checks) -> dict[str, Any]:
     """``mllm-bench run --suite vqa,efficiency`` on the device; returns run.json."""
-    from mllmbench.bench.cli import main
+    from mllmbench.cli.main import main
 
     code = main(
         [
@@ -224,8 +224,8 @@ def main() -> int:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     import torch
 
-    from mllmbench.bench import provenance
-    from mllmbench.bench.commands.tiny import build_tiny
+    from mllmbench.cli.commands.tiny import build_tiny
+    from mllmbench.engine import provenance
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print(

@@ -2,7 +2,7 @@
 
 Runs the same Shapes VQA questions, in the same process, through
 
-* ``mllm-bench run --suite vqa`` (in-process `mllmbench.bench.cli.main`); the adapter's model
+* ``mllm-bench run --suite vqa`` (in-process `mllmbench.cli.main.main`); the adapter's model
   load is timed and subtracted, everything else - reading the data, opening images, the
   per-token timing and memory tracking, scoring, the sample log and run.json - counts;
 * a bare loop at the same batch size: processor -> ``generate`` -> ``batch_decode``;
@@ -191,7 +191,7 @@ class Harness:
         LlavaAdapter.load = timed_load  # type: ignore[method-assign]
 
     def run(self, limit: int) -> Measured:
-        from mllmbench.bench.cli import main
+        from mllmbench.cli.main import main
 
         args = self.args
         argv = [
@@ -247,7 +247,7 @@ def main() -> int:
 
     import torch
 
-    from mllmbench.bench import provenance
+    from mllmbench.engine import provenance
 
     torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="mllmbench-overhead-"))

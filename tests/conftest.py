@@ -25,6 +25,6 @@ def shapes_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_llava() -> Path:
     """The tiny random LLaVA checkpoint, built once per session in the private cache."""
-    from mllmbench.bench.commands.tiny import ensure_tiny
+    from mllmbench.cli.commands.tiny import ensure_tiny
 
     return ensure_tiny("llava")

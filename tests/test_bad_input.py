@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mllmbench.bench.cli import main
-from mllmbench.bench.errors import InputError
-from mllmbench.bench.images import open_rgb
+from mllmbench.cli.main import main
+from mllmbench.core.errors import InputError
+from mllmbench.core.images import open_rgb
 from mllmbench.suites.shapes_suites import ShapesVQASuite
 
 

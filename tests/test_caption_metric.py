@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from golden_paths import load_golden
 
-from mllmbench.bench.errors import InputError
+from mllmbench.core.errors import InputError
 from mllmbench.suites.base import Sample
 from mllmbench.suites.formats.coco_captions import load_caption_results, load_coco_captions
 from mllmbench.suites.metrics import caption as caption_mod

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mllmbench.bench.errors import ConfigError, InputError, MissingResourceError
+from mllmbench.core.errors import ConfigError, InputError, MissingResourceError
 from mllmbench.suites.base import Sample
 from mllmbench.suites.metrics.clip_score import (
     CLIPSCORE,

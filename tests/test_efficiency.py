@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mllmbench.adapters.base import GenerationProfile, GenerationSettings, UnderstandRequest
 from mllmbench.adapters.llava import LlavaAdapter
-from mllmbench.bench import profiling
-from mllmbench.bench.cli import main
-from mllmbench.bench.images import open_rgb
+from mllmbench.cli.main import main
+from mllmbench.core import profiling
+from mllmbench.core.images import open_rgb
+from mllmbench.core.types import GenerationProfile, GenerationSettings, UnderstandRequest
 from mllmbench.suites.base import Sample
 from mllmbench.suites.efficiency import EfficiencySuite
 from mllmbench.suites.metrics.efficiency import EfficiencyMetric, percentile, same_conditions
@@ -438,7 +438,7 @@ def test_memory_grows_with_batch_size(tmp_path: Path, tiny_llava: Path, shapes_d
     cmd = [
         sys.executable,
         "-m",
-        "mllmbench.bench.cli",
+        "mllmbench.cli.main",
         "run",
         "--no-progress",
         "--no-report",

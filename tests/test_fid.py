@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from golden_paths import load_golden
 
-from mllmbench.bench.errors import InputError, MissingResourceError
+from mllmbench.core.errors import InputError, MissingResourceError
 from mllmbench.suites.base import Sample
 from mllmbench.suites.metrics import image_features as imf
 from mllmbench.suites.metrics import inception_features as incf
@@ -398,7 +398,7 @@ def test_clip_extractor_equals_cleanfid_clip_pipeline(tmp_path: Path) -> None:
     from PIL import Image
     from transformers import CLIPModel
 
-    from mllmbench.bench.errors import ConfigError
+    from mllmbench.core.errors import ConfigError
     from mllmbench.suites.metrics.tiny_encoders import build_tiny_clip
 
     path = build_tiny_clip(tmp_path / "clip")
@@ -531,7 +531,7 @@ def test_missing_inception_weights_message(tmp_path: Path, monkeypatch: pytest.M
 def test_missing_hf_model_dir(tmp_path: Path) -> None:
     with pytest.raises(MissingResourceError, match="never downloads"):
         imf.load_extractor(f"dinov2:{tmp_path / 'absent'}")
-    from mllmbench.bench.errors import ConfigError
+    from mllmbench.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="unknown extractor"):
         imf.load_extractor("vgg")

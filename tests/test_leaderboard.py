@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import scipy.stats
 
-from mllmbench.bench.cli import main
-from mllmbench.bench.errors import InputError
+from mllmbench.cli.main import main
+from mllmbench.core.errors import InputError
 from mllmbench.reports import svg_plots
 from mllmbench.reports.leaderboard import build_index, load_data, run_entries, run_labels, sections_of
 from mllmbench.reports.leaderboard_compare import build_compare_page, holm

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mllmbench.bench.cli import main
+from mllmbench.cli.main import main
 from mllmbench.reports import load_metrics, load_samples
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from mllmbench.adapters.llava import LlavaAdapter
-from mllmbench.bench import registry
-from mllmbench.bench.cli import main
+from mllmbench.cli.main import main
+from mllmbench.core import registry
 from mllmbench.suites.vqa_suite import VQAFormatSuite
 
 SAMPLE_FIELDS = {
@@ -299,7 +299,7 @@ class GenerationOnlySuite(VQAFormatSuite):
 
 def test_help_does_not_import_torch() -> None:
     code = (
-        "import sys; from mllmbench.bench.cli import main\n"
+        "import sys; from mllmbench.cli.main import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "for sub in ['run', 'score', 'list', 'report', 'data', 'tiny']:\n"
         "    try:\n        main([sub, '--help'])\n    except SystemExit:\n        pass\n"
@@ -366,7 +366,7 @@ def test_full_disk_stops_clearly_and_keeps_what_was_written(
 ) -> None:
     import errno
 
-    from mllmbench.bench import jsonio
+    from mllmbench.core import jsonio
 
     real_append = jsonio.append_jsonl
     written = []
@@ -470,7 +470,7 @@ def test_response_cache_reuses_outputs_across_runs(
 
 
 def test_per_suite_data_directories(tiny_llava: Path, shapes_dir: Path, tmp_path: Path, capsys) -> None:
-    from mllmbench.bench.commands.run import parse_data_args
+    from mllmbench.cli.commands.run import parse_data_args
 
     assert parse_data_args([]) == (None, ())
     assert parse_data_args(["/d", "vqa=/v", "caption=/c"]) == ("/d", (("caption", "/c"), ("vqa", "/v")))

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from golden_paths import load_golden
 
-from mllmbench.bench.cli import main
-from mllmbench.bench.commands import score_caption
+from mllmbench.cli.commands import score_caption
+from mllmbench.cli.main import main
 from mllmbench.suites.metrics.caption import spice_unavailable_reason
 
 
@@ -262,7 +262,7 @@ def test_score_commands_import_light() -> None:
     import sys
 
     code = (
-        "import sys; import mllmbench.bench.commands.score_vqa, mllmbench.bench.commands.score_caption; "
+        "import sys; import mllmbench.cli.commands.score_vqa, mllmbench.cli.commands.score_caption; "
         "print(any(m.split('.')[0] in {'numpy', 'torch', 'pycocoevalcap', 'scipy'} for m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mllmbench.bench.cli import main
+from mllmbench.cli.main import main
 from mllmbench.suites.metrics import image_features as imf
 from mllmbench.suites.metrics import inception_features as incf
 from mllmbench.suites.metrics.tiny_encoders import build_tiny_dinov2, build_tiny_inception_torchscript
@@ -225,7 +225,7 @@ def test_input_errors(
 
 def test_score_fid_module_imports_no_torch() -> None:
     code = (
-        "import sys, mllmbench.bench.commands.score_fid as m, argparse; "
+        "import sys, mllmbench.cli.commands.score_fid as m, argparse; "
         "m.add_arguments(argparse.ArgumentParser()); "
         "assert 'torch' not in sys.modules and 'numpy' not in sys.modules, sorted(sys.modules)"
     )

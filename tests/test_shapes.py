@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mllmbench.bench.cli import main
-from mllmbench.bench.errors import InputError
+from mllmbench.cli.main import main
+from mllmbench.core.errors import InputError
 from mllmbench.suites import shapes
 
 N_IMAGES = 40
@@ -407,7 +407,7 @@ def test_ensure_shapes_reuses_repairs_and_regenerates(
 def test_ensure_shapes_default_location_is_the_user_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mllmbench.bench.paths import default_shapes_dir
+    from mllmbench.core.paths import default_shapes_dir
 
     monkeypatch.setenv("MLLMBENCH_CACHE", str(tmp_path / "xdg"))
     root = shapes.ensure_shapes()
@@ -439,7 +439,7 @@ def test_cli_end_to_end(
 
     monkeypatch.setenv("MLLMBENCH_CACHE", str(tmp_path / "cache"))
     assert main(["data", "shapes", "--images", "2", "--seed", "7"]) == 0
-    from mllmbench.bench.paths import default_shapes_dir
+    from mllmbench.core.paths import default_shapes_dir
 
     assert capsys.readouterr().out.splitlines()[0] == str(default_shapes_dir())
     assert shapes.read_manifest(default_shapes_dir()).seed == 7
@@ -447,7 +447,7 @@ def test_cli_end_to_end(
 
 def test_importing_the_generator_and_command_is_light() -> None:
     code = (
-        "import sys, mllmbench.suites.shapes, mllmbench.bench.commands.data\n"
+        "import sys, mllmbench.suites.shapes, mllmbench.cli.commands.data\n"
         "heavy = [m for m in ('torch', 'numpy', 'PIL', 'tqdm', 'transformers') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mllmbench.adapters.base import Capability, derive_seed
-from mllmbench.bench.cli import main
-from mllmbench.bench.errors import ConfigError, MissingResourceError
+from mllmbench.cli.main import main
+from mllmbench.core.errors import ConfigError, MissingResourceError
+from mllmbench.core.types import Capability, derive_seed
 from mllmbench.suites import t2i_metrics
 from mllmbench.suites.shapes import ensure_shapes
 from mllmbench.suites.t2i import ShapesT2ISuite
@@ -291,7 +291,7 @@ def test_metrics_equal_the_metric_functions_on_the_saved_images(
     t2i_run: Path, small_shapes: Path, encoders: dict[str, Path], scoring_env: dict[str, str]
 ) -> None:
     """DINOv2 FD/KID and both CLIP scores recomputed from the saved files with the metric functions."""
-    from mllmbench.bench.images import open_rgb
+    from mllmbench.core.images import open_rgb
     from mllmbench.suites.base import Sample
     from mllmbench.suites.metrics.clip_score import CLIPSCORE, TORCHMETRICS, CLIPScoreMetric, ClipScorer
     from mllmbench.suites.metrics.fid import FIDMetric, KIDMetric
@@ -390,7 +390,7 @@ def test_fd_with_a_local_clip_extractor_is_named_and_exact(
     small_shapes: Path, encoders: dict[str, Path], tmp_path: Path
 ) -> None:
     """``clip:PATH``: values named fd_clip / kid_clip, equal to the metric functions on the same files."""
-    from mllmbench.bench.images import open_rgb
+    from mllmbench.core.images import open_rgb
     from mllmbench.suites.base import Sample
     from mllmbench.suites.metrics.fid import FIDMetric, KIDMetric
     from mllmbench.suites.metrics.image_features import ClipImageExtractor, folder_features

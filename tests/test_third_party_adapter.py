@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mllmbench.bench import registry
+from mllmbench.core import registry
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +76,7 @@ def test_the_plugin_passes_the_adapter_contract(plugin_path: Path, tiny_llava: P
     script = f"""
 import json
 from pathlib import Path
-from mllmbench.adapters.base import GenerationSettings
+from mllmbench.core.types import GenerationSettings
 from mllmbench.adapters.llava import LlavaAdapter
 from mllmbench.testing.adapter_contract import check_fidelity, check_understanding_contract, sample_requests
 from mllmbench_hello.adapter import HelloLlavaAdapter

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from golden_paths import load_golden, metrics_md
 
-from mllmbench.bench.errors import InputError
+from mllmbench.core.errors import InputError
 from mllmbench.suites.base import Sample
 from mllmbench.suites.formats.vqav2 import load_vqa, load_vqa_results
 from mllmbench.suites.metrics.vqa import VQAAccuracy, VQAItem, VQAVariant, question_accuracy, score_vqa

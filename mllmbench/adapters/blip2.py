@@ -26,7 +26,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mllmbench.adapters.base import (
+from mllmbench.adapters.hf import HFVisionLanguageAdapter
+from mllmbench.core.errors import ConfigError, InputError
+from mllmbench.core.types import (
     AdapterInfo,
     Capability,
     Connector,
@@ -34,8 +36,6 @@ from mllmbench.adapters.base import (
     UnderstandRequest,
     UnderstandResponse,
 )
-from mllmbench.adapters.hf import HFVisionLanguageAdapter
-from mllmbench.bench.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast

@@ -17,8 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mllmbench.adapters.base import Capability, Connector
 from mllmbench.adapters.hf import HFVisionLanguageAdapter
+from mllmbench.core.types import Capability, Connector
 
 IMAGE_TOKEN = "<image>"
 BEGIN_IMAGE_TOKEN = "<racm3:break>"

@@ -30,8 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mllmbench.adapters.base import (
-    Adapter,
+from mllmbench.adapters.base import Adapter
+from mllmbench.adapters.hf import DTYPES, checkpoint_hash, resolve_checkpoint
+from mllmbench.core.errors import ConfigError, MissingResourceError
+from mllmbench.core.types import (
     AdapterInfo,
     Capability,
     Connector,
@@ -42,8 +44,6 @@ from mllmbench.adapters.base import (
     ImageGenerationSettings,
     Paradigm,
 )
-from mllmbench.adapters.hf import DTYPES, checkpoint_hash, resolve_checkpoint
-from mllmbench.bench.errors import ConfigError, MissingResourceError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -376,7 +376,7 @@ def tiny_clip_tokenizer(max_length: int = 77) -> Any:
     from tokenizers import pre_tokenizers
     from transformers import CLIPTokenizer
 
-    from mllmbench.suites.metrics.tiny_encoders import CLIP_BOS, CLIP_EOS
+    from mllmbench.core.clip_tokens import CLIP_BOS, CLIP_EOS
 
     alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
     vocab = {c: i for i, c in enumerate(alphabet)}
@@ -452,6 +452,6 @@ def pipeline_parameters(pipe: Any) -> dict[str, int]:
 
 def pipeline_weights_bytes(pipe: Any) -> int:
     """Bytes of every component's parameters and buffers."""
-    from mllmbench.bench.profiling import weights_bytes
+    from mllmbench.core.profiling import weights_bytes
 
     return sum(weights_bytes(module) for module in _torch_components(pipe).values())

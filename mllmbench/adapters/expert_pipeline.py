@@ -46,8 +46,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mllmbench.adapters.base import (
-    Adapter,
+from mllmbench.adapters.base import Adapter
+from mllmbench.adapters.hf import resolve_checkpoint
+from mllmbench.adapters.two_stage import ZEPHYR_CHAT_TEMPLATE, TextLLMStage, combined_hash, resolve_part
+from mllmbench.core.errors import ConfigError
+from mllmbench.core.types import (
     AdapterInfo,
     Capability,
     Connector,
@@ -58,9 +61,6 @@ from mllmbench.adapters.base import (
     UnderstandResponse,
     Usage,
 )
-from mllmbench.adapters.hf import resolve_checkpoint
-from mllmbench.adapters.two_stage import ZEPHYR_CHAT_TEMPLATE, TextLLMStage, combined_hash, resolve_part
-from mllmbench.bench.errors import ConfigError
 
 if TYPE_CHECKING:
     pass
@@ -280,7 +280,7 @@ class ExpertPipelineAdapter(Adapter):
             ConfigError: missing directory or ``pipeline.json``, a bad key, an unknown or
                 non-understanding captioner adapter, a missing part; the parts' own errors.
         """
-        from mllmbench.bench.registry import load_adapter_class
+        from mllmbench.adapters.registry import load_adapter_class
 
         local_dir = resolve_checkpoint(self.model_id)
         if local_dir is None:
@@ -452,8 +452,8 @@ class ExpertPipelineAdapter(Adapter):
         import torch
         from transformers import LlamaConfig, LlamaForCausalLM
 
+        from mllmbench.adapters.registry import load_adapter_class
         from mllmbench.adapters.tiny_tokenizer import build_tiny_tokenizer
-        from mllmbench.bench.registry import load_adapter_class
 
         out_dir = Path(out_dir)
         load_adapter_class("llava").build_tiny(out_dir / "captioner", seed=seed)

@@ -19,7 +19,7 @@ A family is one small subclass that sets the class variables and overrides the h
   (default: the ``vision`` and ``connector`` groups of ``param_groups``).
 
 Every call also returns a `GenerationProfile` per sample (preprocessing, prefill, decode,
-vision + connector time and per-token times, see `mllmbench.bench.profiling`).
+vision + connector time and per-token times, see `mllmbench.core.profiling`).
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mllmbench.adapters.base import (
-    Adapter,
+from mllmbench.adapters.base import Adapter
+from mllmbench.core.errors import ConfigError, MissingResourceError
+from mllmbench.core.profiling import GenerateProfiler, weights_bytes
+from mllmbench.core.types import (
     AdapterInfo,
     Capability,
     GenerationProfile,
@@ -43,8 +45,6 @@ from mllmbench.adapters.base import (
     UnderstandResponse,
     Usage,
 )
-from mllmbench.bench.errors import ConfigError, MissingResourceError
-from mllmbench.bench.profiling import GenerateProfiler, weights_bytes
 
 if TYPE_CHECKING:
     import torch

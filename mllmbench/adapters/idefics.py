@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mllmbench.adapters.base import Capability, Connector
 from mllmbench.adapters.hf import HFVisionLanguageAdapter
-from mllmbench.bench.errors import ConfigError
+from mllmbench.core.errors import ConfigError
+from mllmbench.core.types import Capability, Connector
 
 if TYPE_CHECKING:
     from PIL.Image import Image

@@ -17,8 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from mllmbench.adapters.base import Capability, Connector
 from mllmbench.adapters.hf import HFVisionLanguageAdapter
+from mllmbench.core.types import Capability, Connector
 
 IDEFICS2_CHAT_TEMPLATE = (
     "{% for message in messages %}{{message['role'].capitalize()}}"

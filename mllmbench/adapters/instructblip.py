@@ -21,7 +21,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from mllmbench.adapters.base import Capability, Connector
 from mllmbench.adapters.blip2 import (
     TINY_IMAGE_SIZE,
     TINY_LLM_HIDDEN,
@@ -30,6 +29,7 @@ from mllmbench.adapters.blip2 import (
     tiny_qformer_config,
     tiny_vision_config,
 )
+from mllmbench.core.types import Capability, Connector
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast

@@ -26,7 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mllmbench.adapters.base import (
+from mllmbench.adapters.hf import HFVisionLanguageAdapter
+from mllmbench.core.types import (
     Capability,
     Connector,
     GenerateRequest,
@@ -35,7 +36,6 @@ from mllmbench.adapters.base import (
     GenerationParadigm,
     ImageGenerationSettings,
 )
-from mllmbench.adapters.hf import HFVisionLanguageAdapter
 
 log = logging.getLogger(__name__)
 

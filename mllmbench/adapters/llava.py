@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from mllmbench.adapters.base import Capability, Connector
 from mllmbench.adapters.hf import HFVisionLanguageAdapter
+from mllmbench.core.types import Capability, Connector
 
 LLAVA_15_CHAT_TEMPLATE = (
     r"{% for message in messages %}{% if message['role'] != 'system' %}"

@@ -23,8 +23,8 @@ import dataclasses
 from pathlib import Path
 from typing import ClassVar
 
-from mllmbench.adapters.base import AdapterInfo, Capability, Connector
 from mllmbench.adapters.hf import HFVisionLanguageAdapter
+from mllmbench.core.types import AdapterInfo, Capability, Connector
 
 LLAVA_NEXT_MISTRAL_CHAT_TEMPLATE = (
     r"{% for message in messages %}{% if message['role'] == 'system' %}"

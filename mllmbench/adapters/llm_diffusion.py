@@ -32,8 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mllmbench.adapters.base import (
-    Adapter,
+from mllmbench.adapters.base import Adapter
+from mllmbench.adapters.diffusion import DiffusionAdapter
+from mllmbench.adapters.hf import resolve_checkpoint
+from mllmbench.adapters.two_stage import ZEPHYR_CHAT_TEMPLATE, TextLLMStage, combined_hash, resolve_part
+from mllmbench.core.errors import ConfigError
+from mllmbench.core.types import (
     AdapterInfo,
     Capability,
     Connector,
@@ -46,10 +50,6 @@ from mllmbench.adapters.base import (
     Paradigm,
     UnderstandRequest,
 )
-from mllmbench.adapters.diffusion import DiffusionAdapter
-from mllmbench.adapters.hf import resolve_checkpoint
-from mllmbench.adapters.two_stage import ZEPHYR_CHAT_TEMPLATE, TextLLMStage, combined_hash, resolve_part
-from mllmbench.bench.errors import ConfigError
 
 CONFIG_FILE = "llm_diffusion.json"
 """The file in the checkpoint directory that names the two models and the instruction."""

@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mllmbench.adapters.base import Capability, Connector
 from mllmbench.adapters.hf import HFVisionLanguageAdapter
+from mllmbench.core.types import Capability, Connector
 
 if TYPE_CHECKING:
     from PIL.Image import Image

@@ -26,8 +26,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mllmbench.adapters.base import Capability, Connector
 from mllmbench.adapters.hf import HFVisionLanguageAdapter
+from mllmbench.core.types import Capability, Connector
 
 QWEN2_VL_CHAT_TEMPLATE = (
     "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"

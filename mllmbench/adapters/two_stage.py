@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mllmbench.adapters.hf import HFVisionLanguageAdapter
-from mllmbench.bench.errors import ConfigError
+from mllmbench.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from PIL.Image import Image

@@ -1,27 +1,16 @@
-"""Errors that the CLI turns into one clear line on stderr and a meaningful exit code."""
+"""Deprecated alias of `mllmbench.core.errors` (kept for one release)."""
 
 from __future__ import annotations
 
+import warnings
 
-class MllmBenchError(Exception):
-    """Base class: a problem the user can fix (bad input, unknown name, missing file)."""
+from mllmbench.core.errors import *  # noqa: F403
+from mllmbench.core.errors import ConfigError, InputError, MissingResourceError, MllmBenchError
 
-    exit_code = 2
+__all__ = ["ConfigError", "InputError", "MissingResourceError", "MllmBenchError"]
 
-
-class InputError(MllmBenchError):
-    """A data, results or annotation file is missing, malformed or inconsistent.
-
-    The message always names the file and, where there is one, the offending id.
-    """
-
-
-class ConfigError(MllmBenchError):
-    """An unknown adapter or suite, a model path that does not exist, an unsupported capability."""
-
-
-class MissingResourceError(MllmBenchError):
-    """A local resource that cannot be downloaded here (weights, jars) is absent.
-
-    The message says what is missing and where to put it.
-    """
+warnings.warn(
+    "mllmbench.bench.errors is deprecated; import mllmbench.core.errors instead",
+    DeprecationWarning,
+    stacklevel=2,
+)

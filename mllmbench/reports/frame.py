@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mllmbench.bench import jsonio, samplelog
-from mllmbench.bench.errors import InputError
-from mllmbench.bench.records import RUN_FILE
+from mllmbench.core import jsonio, samplelog
+from mllmbench.core.errors import InputError
+from mllmbench.core.records import RUN_FILE
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mllmbench.bench import samplelog
+from mllmbench.core import samplelog
+from mllmbench.core.comparability import same_conditions
 from mllmbench.reports.frame import PathLike, find_run_dirs, read_run
-from mllmbench.suites.metrics.efficiency import same_conditions
 
 log = logging.getLogger(__name__)
 

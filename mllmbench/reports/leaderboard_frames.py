@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mllmbench.bench import jsonio
-from mllmbench.bench.records import SAMPLE_SCORES_FILE, SAMPLES_FILE
+from mllmbench.core import jsonio
+from mllmbench.core.records import SAMPLE_SCORES_FILE, SAMPLES_FILE
 from mllmbench.reports.frame import read_run
 
 if TYPE_CHECKING:

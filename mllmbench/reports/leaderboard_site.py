@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mllmbench.bench.errors import InputError
+from mllmbench.core.errors import InputError
 from mllmbench.reports.frame import PathLike
 from mllmbench.reports.html import thumbnail_png
 from mllmbench.reports.leaderboard import build_index, load_data, run_entries

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mllmbench.adapters.base import Capability
+from mllmbench.core.types import Capability
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ class Suite(abc.ABC):
     @classmethod
     def default_data_dir(cls) -> Path:
         """Where the suite reads from when no ``--data`` is given."""
-        from mllmbench.bench.errors import ConfigError
+        from mllmbench.core.errors import ConfigError
 
         raise ConfigError(f"suite {cls.name!r} needs a local copy of its data: pass --data DIR")
 

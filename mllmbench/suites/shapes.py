@@ -49,8 +49,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mllmbench.bench.errors import InputError
-from mllmbench.bench.jsonio import read_json, write_json_atomic
+from mllmbench.core.errors import InputError
+from mllmbench.core.jsonio import read_json, write_json_atomic
 from mllmbench.suites import shapes_captions, shapes_render, shapes_text
 
 log = logging.getLogger(__name__)
@@ -367,11 +367,11 @@ def ensure_shapes(
 ) -> Path:
     """Return a directory holding the requested Shapes dataset, generating it only when needed.
 
-    The default directory is `mllmbench.bench.paths.default_shapes_dir()`. An existing
+    The default directory is `mllmbench.core.paths.default_shapes_dir()`. An existing
     generation is reused when its manifest has the same generator version, seed and image
     count and every file still has its recorded sha256; otherwise it is regenerated.
     """
-    from mllmbench.bench.paths import default_shapes_dir
+    from mllmbench.core.paths import default_shapes_dir
 
     root = Path(out_dir) if out_dir is not None else default_shapes_dir()
     manifest = read_manifest(root)

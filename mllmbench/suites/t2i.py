@@ -35,8 +35,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mllmbench.adapters.base import Capability
-from mllmbench.bench.errors import InputError
+from mllmbench.core.errors import InputError
+from mllmbench.core.types import Capability
 from mllmbench.suites import shapes
 from mllmbench.suites.base import Metric, Sample, Suite
 from mllmbench.suites.fingerprint import files_fingerprint
@@ -137,7 +137,7 @@ class T2IFormatSuite(Suite):
         """Features of the reference images through `extractor`, computed once and cached."""
         import numpy as np
 
-        from mllmbench.bench.images import open_rgb
+        from mllmbench.core.images import open_rgb
         from mllmbench.suites.metrics.frechet import FeatureStats
         from mllmbench.suites.metrics.reference_stats import ReferenceStatsKey, cached_reference_stats
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mllmbench.bench.errors import ConfigError, MissingResourceError, MllmBenchError
+from mllmbench.core.errors import ConfigError, MissingResourceError, MllmBenchError
 from mllmbench.suites.base import Metric, MetricResult, MetricValue, Sample
 
 if TYPE_CHECKING:
@@ -227,7 +227,7 @@ class FrechetKernelMetric(_GeneratedImages):
         """``{fd_name: ..., kid_name: ...}``, or a note saying why they could not be computed."""
         import numpy as np
 
-        from mllmbench.bench.images import open_rgb
+        from mllmbench.core.images import open_rgb
         from mllmbench.suites.metrics.fid import FIDMetric, KIDMetric
 
         if not self._items:

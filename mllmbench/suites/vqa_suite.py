@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mllmbench.adapters.base import Capability
+from mllmbench.core.types import Capability
 from mllmbench.suites.base import Metric, Sample, Suite
 from mllmbench.suites.fingerprint import files_fingerprint
 

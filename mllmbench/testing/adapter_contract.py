@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mllmbench.adapters.base import (
-    Adapter,
+from mllmbench.adapters.base import Adapter
+from mllmbench.core.types import (
     Capability,
     Connector,
     GenerateRequest,
@@ -104,7 +104,7 @@ def check_class_contract(adapter_cls: type[Adapter]) -> None:
 
 def check_registered(adapter_cls: type[Adapter]) -> None:
     """The entry point named `adapter_cls.name` loads exactly `adapter_cls`."""
-    from mllmbench.bench.registry import load_adapter_class
+    from mllmbench.adapters.registry import load_adapter_class
 
     found = load_adapter_class(adapter_cls.name)
     assert found is adapter_cls, f"entry point {adapter_cls.name!r} loads {found!r}, not {adapter_cls!r}"
@@ -174,7 +174,7 @@ def check_understanding_contract(
     Returns:
         The loaded adapter, for further checks (`check_fidelity`, `check_batching`).
     """
-    from mllmbench.bench.errors import ConfigError
+    from mllmbench.core.errors import ConfigError
 
     settings = settings or GenerationSettings(max_new_tokens=6)
     requests = list(requests) if requests is not None else sample_requests(3)
@@ -292,7 +292,7 @@ _PROMPTS = (
 
 def generation_requests(n: int = 3, *, seed: int = 0) -> list[GenerateRequest]:
     """`n` prompts of different lengths, ids ``g0``, ``g1`` ..., seeds derived from `seed`."""
-    from mllmbench.adapters.base import derive_seed
+    from mllmbench.core.types import derive_seed
 
     return [
         GenerateRequest(
@@ -321,7 +321,7 @@ def pixel_difference(a: Image, b: Image) -> int:
 
 def check_generation_class_contract(adapter_cls: type[Adapter]) -> None:
     """Class variables of a generating adapter are set and consistent."""
-    from mllmbench.adapters.base import GenerationParadigm
+    from mllmbench.core.types import GenerationParadigm
 
     assert isinstance(adapter_cls.name, str) and adapter_cls.name, f"{adapter_cls.__name__}.name is empty"
     assert Capability.GENERATE in adapter_cls.capabilities, (
@@ -406,7 +406,7 @@ def check_generation_contract(
     """
     import dataclasses
 
-    from mllmbench.bench.errors import ConfigError
+    from mllmbench.core.errors import ConfigError
 
     requests = list(requests) if requests is not None else generation_requests(3)
     check_generation_class_contract(adapter_cls)

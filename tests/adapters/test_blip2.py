@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from mllmbench.adapters.base import GenerationSettings, UnderstandRequest
 from mllmbench.adapters.blip2 import PROMPT_FORMAT, TINY_QUERY_TOKENS, Blip2Adapter
 from mllmbench.adapters.hf import checkpoint_hash
-from mllmbench.bench.errors import ConfigError, InputError
+from mllmbench.core.errors import ConfigError, InputError
+from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
     check_batching,
     check_fidelity,

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from mllmbench.adapters.base import GenerateRequest, ImageGenerationSettings
 from mllmbench.adapters.diffusion import TINY_IMAGE_SIZE, DiffusionAdapter
-from mllmbench.bench.commands.tiny import MARKER, ensure_tiny
-from mllmbench.bench.errors import ConfigError
+from mllmbench.cli.commands.tiny import MARKER, ensure_tiny
+from mllmbench.core.errors import ConfigError
+from mllmbench.core.types import GenerateRequest, ImageGenerationSettings
 from mllmbench.testing.adapter_contract import check_generation_contract, generation_requests, image_bytes
 
 SETTINGS = ImageGenerationSettings(num_inference_steps=3, guidance_scale=4.0)
@@ -109,7 +109,7 @@ def test_tiny_cli_and_missing_hub_model(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_uncached_hub_id_is_a_missing_resource() -> None:
-    from mllmbench.bench.errors import MissingResourceError
+    from mllmbench.core.errors import MissingResourceError
 
     with pytest.raises(MissingResourceError, match="someorg/not-cached-model"):
         DiffusionAdapter("someorg/not-cached-model").load()

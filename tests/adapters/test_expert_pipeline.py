@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from mllmbench.adapters.base import GenerationSettings, UnderstandRequest
 from mllmbench.adapters.expert_pipeline import (
     PIPELINE_FILE,
     TINY_CAPTION_MAX_NEW_TOKENS,
@@ -19,7 +18,8 @@ from mllmbench.adapters.expert_pipeline import (
     PipelineUsage,
 )
 from mllmbench.adapters.hf import checkpoint_hash
-from mllmbench.bench.errors import ConfigError
+from mllmbench.core.errors import ConfigError
+from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
     check_batching,
     check_fidelity,
@@ -298,7 +298,7 @@ def test_tiny_build_is_deterministic(tiny_dir: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_cli_run_on_vqa(tiny_dir: Path, shapes_dir: Path, tmp_path: Path) -> None:
-    from mllmbench.bench.cli import main
+    from mllmbench.cli.main import main
 
     out = tmp_path / "run"
     argv = ["run", "--adapter", "expert_pipeline", "--model", str(tiny_dir), "--suite", "vqa"]

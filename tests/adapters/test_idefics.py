@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from mllmbench.adapters.base import GenerationSettings, UnderstandRequest
 from mllmbench.adapters.hf import checkpoint_hash
 from mllmbench.adapters.idefics import (
     END_OF_UTTERANCE,
@@ -18,7 +17,8 @@ from mllmbench.adapters.idefics import (
     IdeficsAdapter,
     interleave,
 )
-from mllmbench.bench.errors import ConfigError
+from mllmbench.core.errors import ConfigError
+from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
     check_batching,
     check_fidelity,
@@ -196,7 +196,7 @@ def test_tiny_build_is_deterministic(tmp_path: Path, tiny_dir: Path) -> None:
 
 
 def test_tiny_command_builds_a_loadable_checkpoint(tmp_path: Path) -> None:
-    from mllmbench.bench.cli import main
+    from mllmbench.cli.main import main
 
     out = tmp_path / "cli"
     assert main(["tiny", "idefics", "--out", str(out)]) == 0

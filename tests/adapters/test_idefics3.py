@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from mllmbench.adapters.base import GenerationSettings, UnderstandRequest
 from mllmbench.adapters.hf import checkpoint_hash
 from mllmbench.adapters.idefics3 import TINY_IMAGE_TOKENS, Idefics3Adapter
+from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
     check_batching,
     check_fidelity,

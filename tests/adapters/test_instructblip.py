@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from mllmbench.adapters.base import GenerationSettings, UnderstandRequest
 from mllmbench.adapters.blip2 import TINY_QUERY_TOKENS
 from mllmbench.adapters.hf import checkpoint_hash
 from mllmbench.adapters.instructblip import (
@@ -15,7 +14,8 @@ from mllmbench.adapters.instructblip import (
     InstructBlipAdapter,
     build_tiny_qformer_tokenizer,
 )
-from mllmbench.bench.errors import InputError
+from mllmbench.core.errors import InputError
+from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
     check_batching,
     check_fidelity,

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from mllmbench.adapters.base import Capability, GenerationParadigm, GenerationSettings, UnderstandRequest
 from mllmbench.adapters.hf import checkpoint_hash
 from mllmbench.adapters.janus import JANUS_CHAT_TEMPLATE, TINY_IMAGE_TOKENS, TINY_VQ_CODES, JanusAdapter
+from mllmbench.core.types import Capability, GenerationParadigm, GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
     check_batching,
     check_fidelity,
@@ -142,7 +142,7 @@ def test_tiny_build_is_deterministic(tmp_path: Path, tiny_dir: Path) -> None:
 
 
 def test_tiny_command_builds_a_loadable_checkpoint(tmp_path: Path) -> None:
-    from mllmbench.bench.cli import main
+    from mllmbench.cli.main import main
 
     out = tmp_path / "cli"
     assert main(["tiny", "janus", "--out", str(out)]) == 0

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mllmbench.adapters.base import (
+from mllmbench.adapters.janus import TINY_IMAGE_SIZE, TINY_IMAGE_TOKENS, TINY_VQ_CODES, JanusAdapter
+from mllmbench.core.types import (
     Capability,
     GenerateRequest,
     GenerationParadigm,
     GenerationSettings,
     ImageGenerationSettings,
 )
-from mllmbench.adapters.janus import TINY_IMAGE_SIZE, TINY_IMAGE_TOKENS, TINY_VQ_CODES, JanusAdapter
 from mllmbench.testing.adapter_contract import (
     check_generation_contract,
     generation_requests,
@@ -119,7 +119,7 @@ def test_one_run_gives_understanding_and_generation_rows(
     """`mllm-bench run --adapter janus --suite vqa,t2i`: one checkpoint, both kinds of rows, one report."""
     import json
 
-    from mllmbench.bench.cli import main
+    from mllmbench.cli.main import main
     from mllmbench.suites.shapes import ensure_shapes
 
     monkeypatch.setenv("MLLMBENCH_FID_EXTRACTOR", "none")

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from mllmbench.adapters.base import GenerationSettings, UnderstandRequest
 from mllmbench.adapters.hf import checkpoint_hash, count_output_tokens, resolve_checkpoint
 from mllmbench.adapters.llava import TINY_IMAGE_TOKENS, LlavaAdapter
-from mllmbench.bench.commands.tiny import MARKER, ensure_tiny
-from mllmbench.bench.errors import ConfigError
+from mllmbench.cli.commands.tiny import MARKER, ensure_tiny
+from mllmbench.core.errors import ConfigError
+from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
     check_batching,
     check_fidelity,
@@ -151,9 +151,9 @@ def test_loads_offline_in_a_fresh_process(
     [expected] = llava_adapter.understand([request], SETTINGS)
     script = f"""
 import json, sys
-from mllmbench.adapters.base import GenerationSettings, UnderstandRequest
+from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.adapters.llava import LlavaAdapter
-from mllmbench.bench.errors import MissingResourceError
+from mllmbench.core.errors import MissingResourceError
 from mllmbench.testing.adapter_contract import synthetic_image
 adapter = LlavaAdapter({str(tiny_llava_dir)!r})
 adapter.load()
@@ -182,8 +182,8 @@ def test_missing_path_is_a_config_error_before_torch_is_imported(tmp_path: Path)
     script = f"""
 import sys
 from mllmbench.adapters.llava import LlavaAdapter
-from mllmbench.bench.commands import tiny
-from mllmbench.bench.errors import ConfigError
+from mllmbench.cli.commands import tiny
+from mllmbench.core.errors import ConfigError
 from mllmbench.testing import adapter_contract
 assert "torch" not in sys.modules and "transformers" not in sys.modules, "heavy import at module level"
 try:
@@ -262,7 +262,7 @@ def test_ensure_tiny_builds_once_and_rebuilds_incomplete_dirs(tmp_path: Path) ->
 
 
 def test_tiny_command_prints_the_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from mllmbench.bench.cli import main
+    from mllmbench.cli.main import main
 
     out = tmp_path / "cli"
     assert main(["tiny", "llava", "--out", str(out), "--seed", "3"]) == 0

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from mllmbench.adapters.base import GenerationSettings, UnderstandRequest
 from mllmbench.adapters.hf import checkpoint_hash
 from mllmbench.adapters.llava_next import TINY_BASE_TOKENS, LlavaNextAdapter
-from mllmbench.bench.commands.tiny import MARKER
+from mllmbench.cli.commands.tiny import MARKER
+from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
     check_batching,
     check_fidelity,
@@ -138,7 +138,7 @@ def test_output_depends_on_the_image(adapter: LlavaNextAdapter) -> None:
 def test_tiny_command_is_deterministic(
     tmp_path: Path, tiny_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mllmbench.bench.cli import main
+    from mllmbench.cli.main import main
 
     again, other = tmp_path / "again", tmp_path / "other"
     assert main(["tiny", "llava_next", "--out", str(again)]) == 0

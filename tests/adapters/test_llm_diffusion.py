@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from mllmbench.adapters.base import GenerationSettings, ImageGenerationSettings, UnderstandRequest
 from mllmbench.adapters.diffusion import DiffusionAdapter
 from mllmbench.adapters.llm_diffusion import (
     CONFIG_FILE,
@@ -17,7 +16,8 @@ from mllmbench.adapters.llm_diffusion import (
     LLMDiffusionAdapter,
     clean_rewrite,
 )
-from mllmbench.bench.errors import ConfigError
+from mllmbench.core.errors import ConfigError
+from mllmbench.core.types import GenerationSettings, ImageGenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
     check_generation_contract,
     generation_requests,

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from mllmbench.adapters.base import GenerationSettings, UnderstandRequest
 from mllmbench.adapters.hf import checkpoint_hash
 from mllmbench.adapters.mllama import (
     LLAMA_32_VISION_CHAT_TEMPLATE,
@@ -16,6 +15,7 @@ from mllmbench.adapters.mllama import (
     TINY_FEATURES_PER_TILE,
     MllamaAdapter,
 )
+from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
     check_batching,
     check_fidelity,
@@ -173,7 +173,7 @@ def test_tiny_build_is_deterministic(tmp_path: Path, tiny_dir: Path) -> None:
 
 
 def test_tiny_command_builds_a_loadable_checkpoint(tmp_path: Path) -> None:
-    from mllmbench.bench.cli import main
+    from mllmbench.cli.main import main
 
     out = tmp_path / "cli"
     assert main(["tiny", "mllama", "--out", str(out)]) == 0

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mllmbench.adapters.base import GenerationSettings, UnderstandRequest
 from mllmbench.adapters.hf import checkpoint_hash
 from mllmbench.adapters.paligemma import TINY_IMAGE_TOKENS, PaliGemmaAdapter
+from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
     check_batching,
     check_fidelity,

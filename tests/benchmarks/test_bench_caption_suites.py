@@ -9,7 +9,7 @@ import benchmark_layouts as bl
 import pytest
 from PIL import Image
 
-from mllmbench.bench.errors import ConfigError, InputError
+from mllmbench.core.errors import ConfigError, InputError
 from mllmbench.suites.benchmarks.coco2017_cap import Coco2017CaptionSuite
 from mllmbench.suites.benchmarks.coco_karpathy import CocoKarpathySuite
 from mllmbench.suites.benchmarks.flickr30k import Flickr30kSuite

@@ -11,8 +11,8 @@ import benchmark_layouts as bl
 import numpy as np
 import pytest
 
-from mllmbench.adapters.base import Capability
-from mllmbench.bench.errors import ConfigError
+from mllmbench.core.errors import ConfigError
+from mllmbench.core.types import Capability
 from mllmbench.suites.base import Sample
 from mllmbench.suites.benchmarks.coco_t2i import CocoT2ISuite
 from mllmbench.suites.formats.coco_captions import load_coco_captions

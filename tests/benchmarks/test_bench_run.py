@@ -8,7 +8,7 @@ from pathlib import Path
 import benchmark_layouts as bl
 import pytest
 
-from mllmbench.bench.cli import main
+from mllmbench.cli.main import main
 
 SUITES = (
     "vqav2",

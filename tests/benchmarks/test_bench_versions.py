@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from mllmbench.bench import registry
+from mllmbench.suites.registry import load_suite_class
 
 VQA = "{question}\nAnswer the question using a single word or phrase."
 UNANSWERABLE = (
@@ -34,7 +34,7 @@ PINNED = {
 
 @pytest.mark.parametrize("name", sorted(PINNED))
 def test_version_pins_prompt_and_metrics(name: str) -> None:
-    cls = registry.load_suite_class(name)
+    cls = load_suite_class(name)
     version, prompt, metrics = PINNED[name]
     assert (cls.version, cls.prompt) == (version, prompt)
     # metrics() needs no data: build it on an instance that skips the data-directory check.

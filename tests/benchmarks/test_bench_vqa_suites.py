@@ -9,7 +9,7 @@ import benchmark_layouts as bl
 import pytest
 from PIL import Image
 
-from mllmbench.bench.errors import ConfigError, InputError
+from mllmbench.core.errors import ConfigError, InputError
 from mllmbench.suites.base import Sample
 from mllmbench.suites.benchmarks.gqa import GQASuite
 from mllmbench.suites.benchmarks.okvqa import OKVQASuite

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from mllmbench.adapters.base import Capability
+from mllmbench.core.types import Capability
 from mllmbench.suites.base import Metric, Sample
 from mllmbench.suites.benchmarks.common import BenchmarkSuite
 from mllmbench.suites.caption_suite import CAPTION_PROMPT

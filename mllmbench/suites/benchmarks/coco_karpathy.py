@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from mllmbench.bench.errors import InputError
+from mllmbench.core.errors import InputError
 from mllmbench.suites.base import Sample
 from mllmbench.suites.benchmarks.captioning import CaptionBenchmarkSuite, caption_sample, coco_image_sample
 from mllmbench.suites.benchmarks.common import DataFile, ParquetSource

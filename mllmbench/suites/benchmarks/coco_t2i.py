@@ -24,8 +24,8 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mllmbench.adapters.base import Capability
-from mllmbench.bench.errors import InputError
+from mllmbench.core.errors import InputError
+from mllmbench.core.types import Capability
 from mllmbench.suites.base import Metric, Sample
 from mllmbench.suites.benchmarks.coco2017_cap import COCO_DOWNLOAD
 from mllmbench.suites.benchmarks.common import BenchmarkSuite, DataFile

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mllmbench.bench.errors import ConfigError, InputError
+from mllmbench.core.errors import ConfigError, InputError
 from mllmbench.suites.base import Sample, Suite
 from mllmbench.suites.fingerprint import files_fingerprint
 from mllmbench.suites.formats.common import list_ids
@@ -245,7 +245,7 @@ class BenchmarkSuite(Suite):
 
     def image_cache_dir(self, split: ParquetSplit) -> Path:
         """``cache_root()/datasets/<suite>/<fingerprint of the image files>``."""
-        from mllmbench.bench.paths import cache_root
+        from mllmbench.core.paths import cache_root
 
         return cache_root() / "datasets" / self.name / split.fingerprint()
 

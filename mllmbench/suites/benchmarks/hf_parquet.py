@@ -42,7 +42,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mllmbench.bench.errors import InputError
+from mllmbench.core.errors import InputError
 from mllmbench.suites.formats.common import Id, is_id, type_name
 from mllmbench.suites.formats.hf_parquet import require_cell
 from mllmbench.suites.formats.vqav2 import VQAAnswer, VQAQuestion

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from mllmbench.bench.errors import InputError
+from mllmbench.core.errors import InputError
 from mllmbench.suites.base import Metric, Sample
 from mllmbench.suites.benchmarks.captioning import CaptionBenchmarkSuite, caption_sample, coco_image_sample
 from mllmbench.suites.benchmarks.common import OFFICIAL, DataFile, ParquetSource

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from mllmbench.adapters.base import Capability
+from mllmbench.core.types import Capability
 from mllmbench.suites.base import Metric, Sample
 from mllmbench.suites.benchmarks.common import BenchmarkSuite, DataFile, ParquetSource, vqa_question_sample
 from mllmbench.suites.benchmarks.vqav2 import COCO_VAL2014, COCO_VAL2014_PATTERN

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from mllmbench.adapters.base import Capability
-from mllmbench.bench.errors import InputError
+from mllmbench.core.errors import InputError
+from mllmbench.core.types import Capability
 from mllmbench.suites.base import Metric, Sample
 from mllmbench.suites.benchmarks.common import BenchmarkSuite, DataFile, ParquetSource
 from mllmbench.suites.formats.common import Id

@@ -1,6 +1,6 @@
 """Loaders for the official dataset and results file formats (VQAv2, COCO captions).
 
-Each loader validates what it reads and raises `mllmbench.bench.errors.InputError` naming the
+Each loader validates what it reads and raises `mllmbench.core.errors.InputError` naming the
 file and the offending id. Records are frozen dataclasses.
 """
 

@@ -14,8 +14,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from mllmbench.bench.errors import InputError
-from mllmbench.bench.jsonio import read_json
+from mllmbench.core.errors import InputError
+from mllmbench.core.jsonio import read_json
 from mllmbench.suites.formats.common import (
     Id,
     check_id_coverage,

@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mllmbench.bench.errors import InputError
+from mllmbench.core.errors import InputError
 
 Id = int | str
 """Question and image ids: JSON integers (official files) or strings."""

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mllmbench.bench.errors import InputError
-from mllmbench.bench.jsonio import read_json
+from mllmbench.core.errors import InputError
+from mllmbench.core.jsonio import read_json
 from mllmbench.suites.formats.common import require_id, require_object, require_str, resolve_image_path
 
 TYPE_KEYS = ("structural", "semantic", "detailed")

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mllmbench.bench.errors import InputError
-from mllmbench.bench.jsonio import read_json
+from mllmbench.core.errors import InputError
+from mllmbench.core.jsonio import read_json
 from mllmbench.suites.formats.coco_captions import CocoCaptionDataset, CocoCaptionImage
 from mllmbench.suites.formats.common import (
     Id,

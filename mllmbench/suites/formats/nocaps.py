@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mllmbench.bench.errors import InputError
-from mllmbench.bench.jsonio import read_json
+from mllmbench.core.errors import InputError
+from mllmbench.core.jsonio import read_json
 from mllmbench.suites.formats.coco_captions import CocoCaptionDataset, load_coco_captions
 from mllmbench.suites.formats.common import Id, require_id, require_list, require_object, require_str
 

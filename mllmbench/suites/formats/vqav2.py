@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mllmbench.bench.errors import InputError
-from mllmbench.bench.jsonio import read_json
+from mllmbench.core.errors import InputError
+from mllmbench.core.jsonio import read_json
 from mllmbench.suites.formats.common import (
     Id,
     check_id_coverage,

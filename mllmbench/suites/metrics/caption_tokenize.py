@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 
-from mllmbench.bench.errors import MissingResourceError
+from mllmbench.core.errors import MissingResourceError
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mllmbench.bench.errors import ConfigError, InputError
+from mllmbench.core.errors import ConfigError, InputError
 from mllmbench.suites.base import Metric, MetricResult, MetricValue, Sample
 from mllmbench.suites.metrics.image_features import CLIP_MEAN, CLIP_STD
 
@@ -282,7 +282,7 @@ class CLIPScoreMetric(Metric):
         """Score the queued image files."""
         if not self._pending:
             return
-        from mllmbench.bench.images import open_rgb
+        from mllmbench.core.images import open_rgb
 
         ids, paths, texts = zip(*self._pending, strict=True)
         self._pending = []

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mllmbench.bench.errors import MllmBenchError
+from mllmbench.core.errors import MllmBenchError
 from mllmbench.suites.base import Metric, MetricResult, Sample
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def center_crop_resize(path: str | Path, size: int) -> np.ndarray:
     import numpy as np
     from PIL import Image
 
-    from mllmbench.bench.images import open_rgb
+    from mllmbench.core.images import open_rgb
 
     img = open_rgb(path)
     w, h = img.size

@@ -5,7 +5,7 @@ so resumed and sharded runs give the same numbers as one pass. Figures are group
 batch size the calls ran at (``/bs1`` and ``/bs<N>``); each `MetricValue` carries a
 ``context`` with the device, dtype, batch size and library versions it was measured under.
 
-Per request (§5.1, §5.5), from the token times of `mllmbench.bench.profiling.sample_timing`:
+Per request (§5.1, §5.5), from the token times of `mllmbench.core.profiling.sample_timing`:
 
 * ``ttft`` - preprocessing + generate start to the request's first token (mean);
 * ``tpot`` - (E2EL - TTFT) / (N_out - 1), mean over the requests with N_out > 1;
@@ -39,6 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mllmbench.core.comparability import same_conditions  # noqa: F401  (re-exported)
 from mllmbench.suites.base import Metric, MetricResult, MetricValue, Sample
 from mllmbench.suites.metrics.stats import mean_stderr, normal_interval
 
@@ -101,21 +102,6 @@ def percentile(values: Sequence[float], q: float) -> float:
     low = math.floor(pos)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-
-def same_conditions(metric_values: Sequence[Mapping[str, Any] | None]) -> bool:
-    """Whether figures may be ranked against each other.
-
-    False when any two of them record a different device name, dtype or batch size in their
-    ``context`` (efficiency figures from different devices are never ranked together);
-    figures without a context (quality metrics) are always comparable.
-    """
-    seen: set[tuple[Any, Any, Any]] = set()
-    for mv in metric_values:
-        context = (mv or {}).get("context")
-        if context:
-            seen.add((context.get("device_name"), context.get("dtype"), context.get("batch_size")))
-    return len(seen) <= 1
 
 
 class EfficiencyMetric(Metric):

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mllmbench.bench.errors import InputError
+from mllmbench.core.errors import InputError
 from mllmbench.suites.base import Metric, MetricResult, MetricValue, Sample
 from mllmbench.suites.metrics.frechet import FeatureStats, fd_from_stats, kernel_distance
 from mllmbench.suites.metrics.image_features import ExtractorInfo, FeatureExtractor
@@ -69,7 +69,7 @@ class _GeneratedFeatureMetric(Metric):
         """Extract the queued image files."""
         if not self._pending:
             return
-        from mllmbench.bench.images import open_rgb
+        from mllmbench.core.images import open_rgb
 
         paths, self._pending = self._pending, []
         self.update_images([np.array(open_rgb(p)) for p in paths])

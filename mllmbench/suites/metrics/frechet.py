@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from mllmbench.bench.errors import InputError
+from mllmbench.core.errors import InputError
 
 log = logging.getLogger(__name__)
 

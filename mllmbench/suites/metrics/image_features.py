@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mllmbench.bench.errors import ConfigError, InputError, MissingResourceError
+from mllmbench.core.errors import ConfigError, InputError, MissingResourceError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -373,7 +373,7 @@ def folder_features(
     folder: str | Path, extractor: FeatureExtractor, *, keep_features: bool = False, batch_size: int = 64
 ) -> FeatureStats:
     """Stream the images of a folder through `extractor` into `FeatureStats`."""
-    from mllmbench.bench.images import open_rgb
+    from mllmbench.core.images import open_rgb
     from mllmbench.suites.metrics.frechet import FeatureStats
 
     files = list_image_files(folder)

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from mllmbench.bench.errors import MissingResourceError
-from mllmbench.bench.paths import cache_root
+from mllmbench.core.errors import MissingResourceError
+from mllmbench.core.paths import cache_root
 from mllmbench.suites.metrics.image_features import (
     ExtractorInfo,
     FeatureExtractor,

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mllmbench.bench.errors import InputError
-from mllmbench.bench.paths import cache_root
+from mllmbench.core.errors import InputError
+from mllmbench.core.paths import cache_root
 from mllmbench.suites.metrics.frechet import FeatureStats
 
 log = logging.getLogger(__name__)

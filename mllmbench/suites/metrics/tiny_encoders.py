@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-CLIP_BOS = "<|startoftext|>"
-CLIP_EOS = "<|endoftext|>"
+from mllmbench.core.clip_tokens import CLIP_BOS, CLIP_EOS
 
 
 def build_tiny_clip(

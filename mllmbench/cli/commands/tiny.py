@@ -13,9 +13,9 @@ import logging
 from pathlib import Path
 
 from mllmbench.adapters.base import Adapter
-from mllmbench.bench.errors import ConfigError
-from mllmbench.bench.paths import default_tiny_dir
-from mllmbench.bench.registry import load_adapter_class
+from mllmbench.adapters.registry import load_adapter_class
+from mllmbench.core.errors import ConfigError
+from mllmbench.core.paths import default_tiny_dir
 
 log = logging.getLogger(__name__)
 

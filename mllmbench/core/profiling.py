@@ -31,7 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from mllmbench.adapters.base import GenerationProfile
+from mllmbench.core.types import GenerationProfile
 
 log = logging.getLogger(__name__)
 

@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_data_args(values: list[str]) -> tuple[str | None, tuple[tuple[str, str], ...]]:
     """``--data DIR`` (every suite) and ``--data SUITE=DIR`` (one suite), each at most once."""
-    from mllmbench.bench.errors import ConfigError
+    from mllmbench.core.errors import ConfigError
 
     shared: str | None = None
     per_suite: dict[str, str] = {}
@@ -81,7 +81,7 @@ def parse_data_args(values: list[str]) -> tuple[str | None, tuple[tuple[str, str
 
 
 def _default_out(adapter: str, model: str, run_id: str) -> Path:
-    from mllmbench.bench.paths import default_runs_dir
+    from mllmbench.core.paths import default_runs_dir
 
     stem = Path(model.rstrip("/")).name or "model"
     return default_runs_dir() / f"{adapter}-{stem}-{run_id[:8]}"
@@ -91,9 +91,9 @@ def run(args: argparse.Namespace) -> int:
     """Run, print a summary table and the report location; exit 1 if any sample failed."""
     from dataclasses import replace
 
-    from mllmbench.bench import provenance
-    from mllmbench.bench.records import RunConfig
-    from mllmbench.bench.runner import Runner, SampleFailure, prepare
+    from mllmbench.core.config import RunConfig
+    from mllmbench.engine import provenance
+    from mllmbench.engine.runner import Runner, SampleFailure, prepare
 
     adapter = args.adapter or DEFAULT_ADAPTER
     data_dir, suite_data = parse_data_args(args.data)
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     # Unknown names, missing paths and unsupported capabilities fail here, before anything loads.
     prepare(config, check_model=bool(args.model))
     if not args.model:
-        from mllmbench.bench.commands.tiny import ensure_tiny
+        from mllmbench.cli.commands.tiny import ensure_tiny
 
         config = replace(config, model=str(ensure_tiny(adapter)))
     out = args.out or _default_out(adapter, config.model, provenance.config_hash(config.identity()))

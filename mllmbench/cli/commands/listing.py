@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from mllmbench.bench import registry
+from mllmbench.adapters.registry import load_adapter_class
+from mllmbench.core import registry
+from mllmbench.suites.registry import load_suite_class
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         ]
         for e in registry.entries(registry.ADAPTER_GROUP):
             try:
-                cls = registry.load_adapter_class(e.name)
+                cls = load_adapter_class(e.name)
             except Exception as exc:  # noqa: BLE001 - one broken plugin must not hide the others
                 rows.append(
                     (e.name, "?", "?", "?", e.distribution, f"unavailable: {type(exc).__name__}: {exc}")
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         rows = [("suite", "version", "requires", "metrics", "expected files", "description")]
         for e in registry.entries(registry.SUITE_GROUP):
             try:
-                cls = registry.load_suite_class(e.name)
+                cls = load_suite_class(e.name)
             except Exception as exc:  # noqa: BLE001 - one broken plugin must not hide the others
                 rows.append((e.name, "?", "?", "?", "?", f"unavailable: {type(exc).__name__}: {exc}"))
                 continue

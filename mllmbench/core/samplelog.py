@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from mllmbench.bench import jsonio
-from mllmbench.bench.records import SAMPLE_SCORES_FILE, SAMPLES_FILE
+from mllmbench.core import jsonio
+from mllmbench.core.records import SAMPLE_SCORES_FILE, SAMPLES_FILE
 
 Key = tuple[str, str]
 

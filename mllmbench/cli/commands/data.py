@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate the chosen dataset and print where it went."""
-    from mllmbench.bench.paths import default_shapes_dir
+    from mllmbench.core.paths import default_shapes_dir
     from mllmbench.suites.shapes import generate_shapes
 
     out = args.out if args.out is not None else default_shapes_dir()

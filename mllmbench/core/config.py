@@ -1,22 +1,9 @@
-"""Versioned records written by a run: the config, one line per sample, and the run summary.
-
-Files in a run directory:
-
-* ``samples.jsonl`` - one `SampleRecord` per line, appended as each sample completes;
-* ``sample_scores.jsonl`` - per-sample values of corpus metrics known only at the end (CIDEr ...);
-* ``run.json`` - config, provenance, adapter and paradigm info, metrics per suite (written atomically).
-"""
+"""The run configuration: every setting a user chooses, with its one default."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
-
-SCHEMA_VERSION = 1
-
-SAMPLES_FILE = "samples.jsonl"
-SAMPLE_SCORES_FILE = "sample_scores.jsonl"
-RUN_FILE = "run.json"
 
 
 @dataclass(frozen=True)
@@ -73,37 +60,3 @@ class RunConfig:
         for k in ("out_dir", "fail_fast", "response_cache"):
             d.pop(k)
         return d
-
-
-@dataclass(frozen=True)
-class SampleRecord:
-    """One line of ``samples.jsonl``."""
-
-    sample_id: str
-    task: str
-    image: str | list[str] | None
-    """Image path, or a list of paths for multi-image samples."""
-    prompt: str | None
-    """The exact text given to the processor, after the chat template."""
-    output: str | None
-    """Generated text, decoded with special tokens skipped."""
-    answer: str | None
-    """What was extracted from `output` for scoring."""
-    references: list[str]
-    scores: dict[str, float]
-    timing: dict[str, Any]
-    """Seconds: the batch's generate call (``batch_seconds``) and whole adapter call
-    (``call_seconds``); with a `GenerationProfile` also the batch's preprocess, prefill, decode
-    and vision + connector time and this sample's TTFT, E2EL, TPOT and inter-token gaps (a list)."""
-    tokens: dict[str, int]
-    error: str | None = None
-    text: str = ""
-    """The suite's prompt wording before the chat template."""
-    meta: dict[str, Any] = field(default_factory=dict)
-    memory: dict[str, Any] = field(default_factory=dict)
-    """Peak memory of the adapter call this sample was part of, and the weights (bytes)."""
-    schema_version: int = SCHEMA_VERSION
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON form."""
-        return asdict(self)

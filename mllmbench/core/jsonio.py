@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mllmbench.bench.errors import InputError
+from mllmbench.core.errors import InputError
 
 
 def read_json(path: str | Path, *, what: str = "JSON file") -> Any:

@@ -6,7 +6,7 @@ exception inside the model) is recorded in its line and the run goes on.
 
 A suite that requires `Capability.GENERATE` gets images instead of text: each prompt is drawn
 with its own seed, its images are saved under ``images/<suite>/`` before its line is logged, and
-the metrics score the saved files (`mllmbench.bench.generated_images`).
+the metrics score the saved files (`mllmbench.engine.generated_images`).
 """
 
 from __future__ import annotations
@@ -20,28 +20,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mllmbench.adapters.base import (
-    Adapter,
+from mllmbench.adapters.base import Adapter
+from mllmbench.adapters.registry import load_adapter_class
+from mllmbench.core import jsonio, profiling, samplelog
+from mllmbench.core.config import RunConfig
+from mllmbench.core.errors import ConfigError, InputError, MllmBenchError
+from mllmbench.core.images import open_rgb
+from mllmbench.core.paths import cache_root
+from mllmbench.core.records import RUN_FILE, SAMPLE_SCORES_FILE, SAMPLES_FILE, SCHEMA_VERSION, SampleRecord
+from mllmbench.core.types import (
     Capability,
     GenerateResponse,
     GenerationSettings,
     UnderstandRequest,
     UnderstandResponse,
 )
-from mllmbench.bench import distributed, generated_images, jsonio, profiling, provenance, registry, samplelog
-from mllmbench.bench.errors import ConfigError, InputError, MllmBenchError
-from mllmbench.bench.images import open_rgb
-from mllmbench.bench.paths import cache_root
-from mllmbench.bench.records import (
-    RUN_FILE,
-    SAMPLE_SCORES_FILE,
-    SAMPLES_FILE,
-    SCHEMA_VERSION,
-    RunConfig,
-    SampleRecord,
-)
-from mllmbench.bench.response_cache import ResponseCache
+from mllmbench.engine import distributed, generated_images, provenance
+from mllmbench.engine.response_cache import ResponseCache
 from mllmbench.suites.base import Metric, Sample, Suite
+from mllmbench.suites.registry import load_suite_class
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +90,10 @@ def prepare(config: RunConfig, *, check_model: bool = True) -> tuple[type[Adapte
     Then the suites are constructed; a suite without ``--data`` uses its default data directory
     (the built-in Shapes set is generated there on first use).
     """
-    adapter_cls = registry.load_adapter_class(config.adapter)
+    adapter_cls = load_adapter_class(config.adapter)
     suite_classes = []
     for name in config.suites:
-        suite_cls = registry.load_suite_class(name)
+        suite_cls = load_suite_class(name)
         if not (suite_cls.requires & adapter_cls.capabilities):
             need = (suite_cls.requires.name or "").lower()
             have = ", ".join(

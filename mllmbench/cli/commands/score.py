@@ -9,9 +9,9 @@ import argparse
 import importlib
 
 KINDS: dict[str, tuple[str, str]] = {
-    "vqa": ("mllmbench.bench.commands.score_vqa", "VQAv2 accuracy (official evaluation)"),
-    "caption": ("mllmbench.bench.commands.score_caption", "COCO caption metrics (pycocoevalcap)"),
-    "fid": ("mllmbench.bench.commands.score_fid", "FID / KID between two image folders or feature files"),
+    "vqa": ("mllmbench.cli.commands.score_vqa", "VQAv2 accuracy (official evaluation)"),
+    "caption": ("mllmbench.cli.commands.score_caption", "COCO caption metrics (pycocoevalcap)"),
+    "fid": ("mllmbench.cli.commands.score_fid", "FID / KID between two image folders or feature files"),
 }
 
 

@@ -16,10 +16,11 @@ def run(args: argparse.Namespace) -> int:
     """Re-score with today's suites and metrics, rewrite run.json (and report.html), print the table."""
     from dataclasses import replace
 
-    from mllmbench.bench import jsonio
-    from mllmbench.bench.commands.run import format_summary
-    from mllmbench.bench.records import RUN_FILE, RunConfig
-    from mllmbench.bench.runner import Runner
+    from mllmbench.cli.commands.run import format_summary
+    from mllmbench.core import jsonio
+    from mllmbench.core.config import RunConfig
+    from mllmbench.core.records import RUN_FILE
+    from mllmbench.engine.runner import Runner
 
     old = jsonio.read_json(args.run_dir / RUN_FILE, what="run file")
     config = replace(RunConfig.from_dict(old.get("config", {})), out_dir=str(args.run_dir))

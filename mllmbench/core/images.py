@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mllmbench.bench.errors import InputError
+from mllmbench.core.errors import InputError
 
 if TYPE_CHECKING:
     from PIL.Image import Image

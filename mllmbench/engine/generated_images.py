@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mllmbench.adapters.base import GenerateRequest, GenerateResponse, ImageGenerationSettings, derive_seed
-from mllmbench.bench.records import SampleRecord
+from mllmbench.core.records import SampleRecord
+from mllmbench.core.types import GenerateRequest, GenerateResponse, ImageGenerationSettings, derive_seed
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from mllmbench.bench.records import RunConfig
+    from mllmbench.core.config import RunConfig
     from mllmbench.suites.base import Sample
 
 IMAGES_DIR = "images"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mllmbench.bench.errors import InputError
+from mllmbench.core.errors import InputError
 
 if TYPE_CHECKING:
     import numpy as np

@@ -1,6 +1,6 @@
 """The `mllm-bench` command line.
 
-Each subcommand lives in its own module under `mllmbench.bench.commands` and exposes
+Each subcommand lives in its own module under `mllmbench.cli.commands` and exposes
 ``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when their
 command runs (help text comes from the table below), so `mllm-bench --help` imports no torch.
 """
@@ -14,26 +14,26 @@ import sys
 from collections.abc import Sequence
 
 from mllmbench import __version__
-from mllmbench.bench.errors import MllmBenchError
+from mllmbench.core.errors import MllmBenchError
 
 log = logging.getLogger("mllmbench")
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": (
-        "mllmbench.bench.commands.run",
+        "mllmbench.cli.commands.run",
         "run suites through an adapter (no arguments: the embedded default)",
     ),
     "rescore": (
-        "mllmbench.bench.commands.rescore",
+        "mllmbench.cli.commands.rescore",
         "recompute a run's metrics from its sample log, without the model",
     ),
-    "score": ("mllmbench.bench.commands.score", "score a predictions file exactly as the reference tools do"),
-    "data": ("mllmbench.bench.commands.data", "generate built-in datasets (the synthetic Shapes set)"),
-    "tiny": ("mllmbench.bench.commands.tiny", "build a tiny random checkpoint of a model family, offline"),
-    "list": ("mllmbench.bench.commands.listing", "list installed adapters and suites"),
-    "report": ("mllmbench.bench.commands.report", "render runs into one self-contained HTML report"),
-    "leaderboard": ("mllmbench.bench.commands.leaderboard", "build a static leaderboard site from many runs"),
+    "score": ("mllmbench.cli.commands.score", "score a predictions file exactly as the reference tools do"),
+    "data": ("mllmbench.cli.commands.data", "generate built-in datasets (the synthetic Shapes set)"),
+    "tiny": ("mllmbench.cli.commands.tiny", "build a tiny random checkpoint of a model family, offline"),
+    "list": ("mllmbench.cli.commands.listing", "list installed adapters and suites"),
+    "report": ("mllmbench.cli.commands.report", "render runs into one self-contained HTML report"),
+    "leaderboard": ("mllmbench.cli.commands.leaderboard", "build a static leaderboard site from many runs"),
 }
 
 # Exit codes: 0 ok; 1 the run finished but some samples failed; 2 usage or input error;

@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the site and print the path of its index page."""
-    from mllmbench.bench.errors import ConfigError
+    from mllmbench.core.errors import ConfigError
     from mllmbench.reports.leaderboard_site import write_site
 
     if args.samples_per_suite < 0:

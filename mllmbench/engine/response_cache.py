@@ -14,9 +14,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from mllmbench.adapters.base import AdapterInfo, GenerationSettings, UnderstandResponse, Usage
-from mllmbench.bench import jsonio
-from mllmbench.bench.errors import InputError
+from mllmbench.core import jsonio
+from mllmbench.core.errors import InputError
+from mllmbench.core.types import AdapterInfo, GenerationSettings, UnderstandResponse, Usage
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The engine: resolves a run, executes batches, records samples, scores and assembles results."""
