@@ -106,3 +106,13 @@ def test_hashing_primitives(tree: Path) -> None:
     )
     assert hashing.json_sha256({"b": 1, "a": 2}) == hashlib.sha256(b'{"a": 2, "b": 1}').hexdigest()
     assert hashing.tree_sha256(tree, suffixes=(".nothing",)) is None
+
+
+def test_parquet_split_fingerprint_is_pinned(tmp_path: Path) -> None:
+    from mllmbench.suites.formats.hf_parquet import ParquetSplit
+
+    a = tmp_path / "val-00000-of-00002.parquet"
+    a.write_bytes(bytes(range(256)) * 9000)  # longer than the hashed tail
+    b = tmp_path / "val-00001-of-00002.parquet"
+    b.write_bytes(b"tail")
+    assert ParquetSplit("val", (a, b), tmp_path).fingerprint() == "dc09a892dba590ba"

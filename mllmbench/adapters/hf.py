@@ -24,7 +24,6 @@ vision + connector time and per-token times, see `mllmbench.core.profiling`).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import time
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from mllmbench.adapters.base import Adapter
 from mllmbench.core.errors import ConfigError, MissingResourceError
+from mllmbench.core.hashing import tree_sha256
 from mllmbench.core.profiling import GenerateProfiler, weights_bytes
 from mllmbench.core.types import (
     AdapterInfo,
@@ -83,19 +83,8 @@ def checkpoint_hash(directory: Path) -> str | None:
 
     Returns ``None`` when the directory holds no weight file (see `WEIGHT_SUFFIXES`).
     """
-    files = sorted(
-        (p for p in directory.rglob("*") if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES)),
-        key=lambda p: p.relative_to(directory).as_posix(),
-    )
-    if not files:
-        return None
-    digest = hashlib.sha256()
-    for file in files:
-        digest.update(file.relative_to(directory).as_posix().encode() + b"\0")
-        with file.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
+    digest = tree_sha256(directory, suffixes=WEIGHT_SUFFIXES)
+    return None if digest is None else "sha256:" + digest
 
 
 def count_output_tokens(row: Sequence[int], eos_ids: set[int]) -> int:

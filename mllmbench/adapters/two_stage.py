@@ -6,13 +6,13 @@ text-only causal LM as one stage.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mllmbench.adapters.hf import HFVisionLanguageAdapter
 from mllmbench.core.errors import ConfigError
+from mllmbench.core.hashing import sha256_of
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -47,11 +47,7 @@ def combined_hash(config_path: Path, *part_hashes: str | None) -> str | None:
     """``sha256`` over the parts' weight hashes and the config file (None if a part has none)."""
     if any(h is None for h in part_hashes):
         return None
-    digest = hashlib.sha256()
-    for piece in part_hashes:
-        digest.update(str(piece).encode() + b"\0")
-    digest.update(config_path.read_bytes())
-    return "sha256:" + digest.hexdigest()
+    return "sha256:" + sha256_of([*(f"{piece}\0" for piece in part_hashes), Path(config_path)])
 
 
 class TextLLMStage(HFVisionLanguageAdapter):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +31,18 @@ def read_json(path: str | Path, *, what: str = "JSON file") -> Any:
         ) from None
 
 
-def write_json_atomic(path: str | Path, obj: Any) -> None:
-    """Write JSON to a temporary file in the same directory, fsync it, then rename over `path`.
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Write `data` to a temporary file in the same directory, fsync it, then rename over `path`.
 
-    A reader never sees a half-written file, and a crash leaves the previous version in place.
+    The one atomic write of the package: a reader never sees a half-written file, and a crash
+    (or a full disk) leaves the previous version in place. Creates the parent directory.
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2, ensure_ascii=False, sort_keys=False, allow_nan=True)
-            fh.write("\n")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         umask = os.umask(0)
@@ -52,6 +52,22 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return p
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """`write_bytes_atomic` of `text` encoded as UTF-8."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> Path:
+    """Write `obj` as indented JSON (UTF-8, NaN allowed) through `write_bytes_atomic`."""
+    return write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=True) + "\n")
+
+
+def dumps_jsonl(records: Iterable[dict[str, Any]]) -> str:
+    """JSON lines exactly as `append_jsonl` writes them."""
+    return "".join(json.dumps(r, ensure_ascii=False, allow_nan=True) + "\n" for r in records)
 
 
 def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:

@@ -7,8 +7,6 @@ all of them, so an interrupted sharded run resumes like any other.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -63,14 +61,7 @@ def read_sample_scores(run_dir: Path) -> dict[Key, dict[str, float]]:
 
 def rewrite(path: Path, records: Iterable[dict[str, Any]]) -> None:
     """Replace `path` with exactly `records`, atomically (write a temp file, then rename)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    with tmp.open("w", encoding="utf-8") as fh:
-        for rec in records:
-            fh.write(json.dumps(rec, ensure_ascii=False, allow_nan=True) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
+    jsonio.write_text_atomic(path, jsonio.dumps_jsonl(records))
 
 
 def consolidate(run_dir: Path, order: list[Key]) -> None:

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mllmbench.core.jsonio import write_bytes_atomic
 from mllmbench.core.records import SampleRecord
 from mllmbench.core.types import GenerateRequest, GenerateResponse, ImageGenerationSettings, derive_seed
 
@@ -92,13 +92,7 @@ def save_images(run_dir: Path, suite: str, sample_id: str, images: Sequence[Imag
         target = run_dir / rel
         buf = io.BytesIO()
         image.convert("RGB").save(buf, format="PNG")
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_bytes(buf.getvalue())
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_bytes_atomic(target, buf.getvalue())
         out.append(rel.as_posix())
     return out
 

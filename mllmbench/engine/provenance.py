@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 import subprocess
 import sys
@@ -12,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mllmbench import __version__
+from mllmbench.core.hashing import json_sha256
 
 LIBRARIES = (
     "torch",
@@ -112,5 +111,4 @@ def collect(device: str) -> dict[str, Any]:
 
 def config_hash(config: dict[str, Any]) -> str:
     """Stable short hash of a JSON-able config (sorted keys); names the run."""
-    blob = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
+    return json_sha256(config, separators=(",", ":"), default=str)[:12]

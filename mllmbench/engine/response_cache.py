@@ -8,13 +8,11 @@ the image bytes and the generation settings. Entries are JSON files under
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
-from mllmbench.core import jsonio
+from mllmbench.core import hashing, jsonio
 from mllmbench.core.errors import InputError
 from mllmbench.core.types import AdapterInfo, GenerationSettings, UnderstandResponse, Usage
 
@@ -25,11 +23,7 @@ SCHEMA = 1
 
 def file_sha256(path: str | Path) -> str:
     """sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return hashing.file_sha256(path)
 
 
 class ResponseCache:
@@ -54,8 +48,7 @@ class ResponseCache:
             "images": [file_sha256(p) for p in image_paths],
             "settings": settings.to_dict(),
         }
-        blob = json.dumps(ident, sort_keys=True, ensure_ascii=False).encode("utf-8")
-        return hashlib.sha256(blob).hexdigest()
+        return hashing.json_sha256(ident, ensure_ascii=False)
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"

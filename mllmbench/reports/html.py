@@ -16,6 +16,7 @@ from typing import Any
 
 from mllmbench.core import samplelog
 from mllmbench.core.comparability import same_conditions
+from mllmbench.core.jsonio import write_text_atomic
 from mllmbench.reports.frame import PathLike, find_run_dirs, read_run
 
 log = logging.getLogger(__name__)
@@ -380,9 +381,4 @@ def write_report(paths: PathLike | Iterable[PathLike], out: PathLike) -> Path:
     """Build and write the report for every run found under `paths`; returns the file path."""
     run_dirs = find_run_dirs(paths)
     html = render(build_view(run_dirs))
-    out_path = Path(out)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(out_path.suffix + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(out_path)
-    return out_path
+    return write_text_atomic(out, html)

@@ -7,13 +7,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mllmbench.core import jsonio
+from mllmbench.core.hashing import text_sha256
 from mllmbench.core.records import SAMPLE_SCORES_FILE, SAMPLES_FILE
 from mllmbench.reports.frame import read_run
 
@@ -56,8 +56,7 @@ def memory_mib(run: dict[str, Any], suite: str) -> tuple[float | None, str]:
 
 def sample_set_digest(ids: Iterable[str]) -> str:
     """A short id of a set of sample ids: equal digests mean the same samples were evaluated."""
-    blob = "\n".join(sorted(ids)).encode("utf-8")
-    return hashlib.sha256(blob).hexdigest()[:12]
+    return text_sha256("\n".join(sorted(ids)))[:12]
 
 
 def _suite_sample_ids(run_dir: Path) -> dict[str, set[str]]:

@@ -39,10 +39,8 @@ installation (PNG bytes depend on the zlib and Pillow versions). Image ``k`` dep
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,7 +48,8 @@ from pathlib import Path
 from typing import Any
 
 from mllmbench.core.errors import InputError
-from mllmbench.core.jsonio import read_json, write_json_atomic
+from mllmbench.core.hashing import file_sha256, sha256_of, text_sha256
+from mllmbench.core.jsonio import read_json, write_bytes_atomic, write_json_atomic
 from mllmbench.suites import shapes_captions, shapes_render, shapes_text
 
 log = logging.getLogger(__name__)
@@ -157,7 +156,7 @@ class ShapesManifest:
 def fingerprint(files: Mapping[str, str]) -> str:
     """sha256 hex over the sorted ``path<TAB>sha256`` lines."""
     text = "".join(f"{path}\t{files[path]}\n" for path in sorted(files))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return text_sha256(text)
 
 
 def _json_bytes(obj: Any) -> bytes:
@@ -166,14 +165,7 @@ def _json_bytes(obj: Any) -> bytes:
 
 def _write_bytes(path: Path, data: bytes) -> None:
     """Write through a temporary name and rename, so readers never see a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(path, data)
 
 
 def _vqa_records(scenes: list[shapes_render.Scene], seed: int) -> tuple[list[dict], list[dict]]:
@@ -285,7 +277,7 @@ def generate_shapes(
         data = shapes_render.encode_png(shapes_render.render_scene(scene))
         rel = f"{IMAGES_DIR}/{image_file_name(image_id)}"
         _write_bytes(root / rel, data)
-        files[rel] = hashlib.sha256(data).hexdigest()
+        files[rel] = sha256_of([data])
         scenes.append(scene)
     for stale in (root / IMAGES_DIR).glob("shapes_*.png"):
         if f"{IMAGES_DIR}/{stale.name}" not in files:
@@ -294,7 +286,7 @@ def generate_shapes(
     for rel, doc in documents.items():
         data = _json_bytes(doc)
         _write_bytes(root / rel, data)
-        files[rel] = hashlib.sha256(data).hexdigest()
+        files[rel] = sha256_of([data])
     manifest = ShapesManifest(
         generator_version=GENERATOR_VERSION,
         seed=seed,
@@ -357,7 +349,7 @@ def verify_shapes(root: str | Path, manifest: ShapesManifest) -> list[str]:
         path = Path(root) / rel
         if not path.is_file():
             problems.append(f"{path}: missing")
-        elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+        elif file_sha256(path) != digest:
             problems.append(f"{path}: changed since generation")
     return problems
 

@@ -13,17 +13,16 @@ refused if it escapes it). Nothing here touches the network.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mllmbench.core.errors import InputError
+from mllmbench.core.hashing import sha256_of, text_sha256
+from mllmbench.core.jsonio import write_bytes_atomic
 from mllmbench.suites.formats.common import resolve_image_path, type_name
 
 log = logging.getLogger(__name__)
@@ -96,14 +95,13 @@ class ParquetSplit:
         Hashing the footer (row-group offsets, sizes, statistics) instead of every byte keeps this
         fast on tens of gigabytes of embedded images.
         """
-        h = hashlib.sha256(self.split.encode() + b"\0")
+        parts: list[bytes | str] = [self.split + "\0"]
         for p in self.files:
             size = p.stat().st_size
-            h.update(f"{p.name}\0{size}\0".encode())
             with p.open("rb") as fh:
                 fh.seek(max(0, size - FINGERPRINT_TAIL_BYTES))
-                h.update(fh.read())
-        return h.hexdigest()[:16]
+                parts += [f"{p.name}\0{size}\0", fh.read()]
+        return sha256_of(parts)[:16]
 
 
 def _split_files(folder: Path, split: str) -> list[Path]:
@@ -175,7 +173,7 @@ def safe_key(key: Any) -> str:
     clean = re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip(".")[:80]
     if clean == text and clean:
         return clean
-    return f"{clean}_{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+    return f"{clean}_{text_sha256(text)[:8]}"
 
 
 def image_cell(cell: Any, *, source: Path, owner: str) -> tuple[bytes | None, str | None]:
@@ -217,14 +215,7 @@ class ImageCache:
         """Write `data` as the image of `key` (temporary file, then rename); returns its path."""
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.folder / (safe_key(key) + image_suffix(data, path_hint))
-        fd, tmp = tempfile.mkstemp(prefix=".part.", dir=self.folder)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_bytes_atomic(target, data)
         self.existing()[target.stem] = target
         return target
 

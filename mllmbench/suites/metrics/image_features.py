@@ -20,7 +20,6 @@ from __future__ import annotations
 import abc
 import enum
 import functools
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mllmbench.core.errors import ConfigError, InputError, MissingResourceError
+from mllmbench.core.hashing import named_files_sha256, sha256_of
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -158,13 +158,7 @@ def torch_device(device: str | None) -> Any:
 @functools.lru_cache(maxsize=64)
 def _hash_files(paths: tuple[str, ...], stamps: tuple[tuple[int, int], ...]) -> str:
     del stamps  # part of the cache key only: a rewritten file gets hashed again
-    h = hashlib.sha256()
-    for p in paths:
-        h.update(Path(p).name.encode())
-        with open(p, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
+    return named_files_sha256(((Path(p).name, p) for p in paths), separator="")
 
 
 def weights_hash(path: str | Path) -> str:
@@ -388,8 +382,8 @@ def folder_features(
 def folder_fingerprint(folder: str | Path) -> str:
     """A cheap id of a folder's image files: relative paths, sizes and modification times."""
     root = Path(folder)
-    h = hashlib.sha256()
-    for f in list_image_files(root):
-        st = f.stat()
-        h.update(f"{f.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
+    return sha256_of(
+        f"{f.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n"
+        for f in list_image_files(root)
+        for st in (f.stat(),)
+    )

@@ -9,12 +9,10 @@ and the hash of its weights. The key is also stored inside the file and checked 
 
 from __future__ import annotations
 
-import hashlib
+import io
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from mllmbench.core.errors import InputError
+from mllmbench.core.hashing import json_sha256
+from mllmbench.core.jsonio import write_bytes_atomic
 from mllmbench.core.paths import cache_root
 from mllmbench.suites.metrics.frechet import FeatureStats
 
@@ -51,8 +51,7 @@ class ReferenceStatsKey:
 
     def digest(self) -> str:
         """Hex sha256 of the key's canonical JSON (schema version included)."""
-        payload = json.dumps({"schema": SCHEMA_VERSION, **asdict(self)}, sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()
+        return json_sha256({"schema": SCHEMA_VERSION, **asdict(self)})
 
     def filename(self) -> str:
         """Readable and unique: ``{dataset}_{split}_{extractor}_{mode}_{digest[:16]}.npz``."""
@@ -77,14 +76,9 @@ def save_reference_stats(key: ReferenceStatsKey, stats: FeatureStats) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = stats.to_arrays()
     arrays["key_json"] = np.asarray(json.dumps(asdict(key), sort_keys=True))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
+    write_bytes_atomic(path, buf.getvalue())
     log.info("saved reference statistics (n=%d) to %s", stats.n, path)
     return path
 
