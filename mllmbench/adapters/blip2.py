@@ -38,20 +38,12 @@ from mllmbench.core.types import (
 )
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedTokenizerFast
+    pass
 
 log = logging.getLogger(__name__)
 
 PROMPT_FORMAT = "Question: {text} Answer:"
 """BLIP-2's zero-shot VQA prompt (OPT models); ``{text}`` is the suite's text, unchanged."""
-
-TINY_IMAGE_SIZE = 32
-TINY_PATCH_SIZE = 8
-TINY_QUERY_TOKENS = 8
-"""Image tokens of the tiny checkpoints: one per learned query (32 in the real BLIP-2)."""
-TINY_QFORMER_HIDDEN = 32
-TINY_VISION_HIDDEN = 32
-TINY_LLM_HIDDEN = 64
 
 
 def move_query_tokens_to_connector(info: AdapterInfo, n_query_parameters: int) -> AdapterInfo:
@@ -116,23 +108,6 @@ def require_one_image(batch: Sequence[UnderstandRequest], family: str) -> None:
             )
 
 
-def build_tiny_opt_tokenizer() -> PreTrainedTokenizerFast:
-    """The offline tiny tokenizer with the OPT conventions: ``</s>`` is both BOS and EOS.
-
-    ``<image>`` is a plain added special token (not a named tokenizer attribute), as in the
-    real BLIP-2 checkpoints, so ``Blip2Processor`` finds it by content.
-    """
-    from mllmbench.adapters.tiny_tokenizer import build_tiny_tokenizer
-
-    return build_tiny_tokenizer(
-        bos_token="</s>",
-        eos_token="</s>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-        extra_special_tokens=["<image>"],
-    )
-
-
 class Blip2Adapter(HFVisionLanguageAdapter):
     """BLIP-2: ViT -> Q-Former (learned queries) -> linear projection -> OPT.
 
@@ -188,86 +163,7 @@ class Blip2Adapter(HFVisionLanguageAdapter):
     # --- tiny checkpoints ------------------------------------------------------------------
     @classmethod
     def build_tiny(cls, out_dir: Path, *, seed: int = 0) -> Path:
-        """Write a tiny random BLIP-2 (about 170k parameters) and its processor to `out_dir`.
+        """Write the tiny random checkpoint of `mllmbench.adapters.tiny.blip2` to `out_dir`."""
+        from mllmbench.adapters.tiny import blip2
 
-        A 2-layer ViT on 32x32 images with 8x8 patches, a 2-layer Q-Former with 8 learned
-        queries (cross-attention in every layer), and a 2-layer OPT on the offline tiny
-        tokenizer. The vision tower's default init spread (1e-10) would make it dead, so it is
-        0.02; dropout is 0. The query tokens keep the class's zero start: the Q-Former output
-        is then driven by the cross-attention to the image alone, which is what makes the
-        random model's answers change with the image (random queries drown that signal).
-        Same seed, same bytes.
-        """
-        import torch
-        from transformers import (
-            Blip2Config,
-            Blip2ForConditionalGeneration,
-            Blip2Processor,
-            Blip2QFormerConfig,
-            Blip2VisionConfig,
-            BlipImageProcessor,
-            OPTConfig,
-        )
-
-        tokenizer = build_tiny_opt_tokenizer()
-        processor = Blip2Processor(
-            image_processor=BlipImageProcessor(size={"height": TINY_IMAGE_SIZE, "width": TINY_IMAGE_SIZE}),
-            tokenizer=tokenizer,
-            num_query_tokens=TINY_QUERY_TOKENS,
-        )
-        config = Blip2Config(
-            vision_config=tiny_vision_config(Blip2VisionConfig),
-            qformer_config=tiny_qformer_config(Blip2QFormerConfig, vocab_size=len(tokenizer)),
-            text_config=OPTConfig(
-                hidden_size=TINY_LLM_HIDDEN,
-                ffn_dim=2 * TINY_LLM_HIDDEN,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                word_embed_proj_dim=TINY_LLM_HIDDEN,
-                vocab_size=len(tokenizer),
-                max_position_embeddings=256,
-                dropout=0.0,
-                bos_token_id=tokenizer.bos_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-                pad_token_id=tokenizer.pad_token_id,
-            ),
-            num_query_tokens=TINY_QUERY_TOKENS,
-            image_token_index=tokenizer.get_vocab()["<image>"],
-        )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = Blip2ForConditionalGeneration(config).eval()
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(out_dir)
-        processor.save_pretrained(out_dir)
-        return out_dir
-
-
-def tiny_vision_config(config_cls: Any) -> Any:
-    """The tiny BLIP-family ViT config (`config_cls` is Blip2VisionConfig or InstructBlipVisionConfig)."""
-    return config_cls(
-        hidden_size=TINY_VISION_HIDDEN,
-        intermediate_size=2 * TINY_VISION_HIDDEN,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        image_size=TINY_IMAGE_SIZE,
-        patch_size=TINY_PATCH_SIZE,
-        initializer_range=0.02,
-    )
-
-
-def tiny_qformer_config(config_cls: Any, *, vocab_size: int, initializer_range: float = 0.02) -> Any:
-    """The tiny Q-Former config: 2 layers, cross-attention to the image in both, no dropout."""
-    return config_cls(
-        hidden_size=TINY_QFORMER_HIDDEN,
-        intermediate_size=2 * TINY_QFORMER_HIDDEN,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-        cross_attention_frequency=1,
-        vocab_size=vocab_size,
-        max_position_embeddings=128,
-        initializer_range=initializer_range,
-    )
+        return blip2.build(out_dir, seed=seed)

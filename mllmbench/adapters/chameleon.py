@@ -41,17 +41,6 @@ CHAMELEON_PROMPT_TEMPLATE = (
 no chat template, and ``ChameleonProcessor`` cannot carry one, so the adapter applies this one.
 """
 
-TINY_IMAGE_SIZE = 32
-TINY_CODEBOOK_SIZE = 64
-"""Codes of the tiny VQ-VAE, each with its ``IMGIMG…Z`` token in the vocabulary."""
-TINY_IMAGE_TOKENS = 16
-"""A 32x32 image after three 2x downsamplings: a 4x4 grid of codes."""
-
-
-def image_code_token(code: int) -> str:
-    """The vocabulary name of VQ code `code`: ``IMGIMG`` + its digits as letters A–J + ``Z``."""
-    return "IMGIMG" + "".join(chr(ord("A") + int(digit)) for digit in str(code)) + "Z"
-
 
 class ChameleonAdapter(HFVisionLanguageAdapter):
     """Chameleon (early fusion): VQ-VAE image tokenizer -> image codes as tokens of one Llama-style LLM.
@@ -109,68 +98,7 @@ class ChameleonAdapter(HFVisionLanguageAdapter):
 
     @classmethod
     def build_tiny(cls, out_dir: Path, *, seed: int = 0) -> Path:
-        """Write a tiny random Chameleon (about 300k parameters) and its processor to `out_dir`.
+        """Write the tiny random checkpoint of `mllmbench.adapters.tiny.chameleon` to `out_dir`."""
+        from mllmbench.adapters.tiny import chameleon
 
-        A VQ-VAE with 32 base channels (GroupNorm needs multiples of 32) and three downsamplings,
-        so a 32x32 image becomes 4x4 = 16 codes of a 64-entry codebook; the tokenizer holds
-        Chameleon's special tokens and one ``IMGIMG…Z`` token per code, and the config's
-        ``vocabulary_map`` is its vocabulary; the LLM is a 2-layer Chameleon decoder.
-        """
-        import torch
-        from transformers import (
-            ChameleonConfig,
-            ChameleonForConditionalGeneration,
-            ChameleonImageProcessor,
-            ChameleonProcessor,
-        )
-
-        from mllmbench.adapters.tiny_tokenizer import build_tiny_tokenizer
-
-        tokenizer = build_tiny_tokenizer(
-            extra_special_tokens={
-                "image_token": IMAGE_TOKEN,
-                "boi_token": BEGIN_IMAGE_TOKEN,
-                "eoi_token": END_IMAGE_TOKEN,
-            },
-            added_tokens=[image_code_token(code) for code in range(TINY_CODEBOOK_SIZE)],
-        )
-        tokenizer.add_special_tokens({"sep_token": SEP_TOKEN})
-        image_processor = ChameleonImageProcessor(
-            size={"shortest_edge": TINY_IMAGE_SIZE},
-            crop_size={"height": TINY_IMAGE_SIZE, "width": TINY_IMAGE_SIZE},
-        )
-        processor = ChameleonProcessor(
-            image_processor=image_processor, tokenizer=tokenizer, image_seq_length=TINY_IMAGE_TOKENS
-        )
-        config = ChameleonConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=256,
-            pad_token_id=tokenizer.pad_token_id,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            initializer_range=0.02,
-            vocabulary_map=dict(sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])),
-            vq_config={
-                "embed_dim": 16,
-                "num_embeddings": TINY_CODEBOOK_SIZE,
-                "latent_channels": 16,
-                "resolution": TINY_IMAGE_SIZE,
-                "base_channels": 32,
-                "channel_multiplier": [1, 1, 1, 1],
-                "num_res_blocks": 1,
-                "attn_resolutions": [],
-            },
-        )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = ChameleonForConditionalGeneration(config).eval()
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(out_dir)
-        processor.save_pretrained(out_dir)
-        return out_dir
+        return chameleon.build(out_dir, seed=seed)

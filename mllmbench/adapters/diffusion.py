@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mllmbench.adapters.base import Adapter
-from mllmbench.adapters.hf import DTYPES, checkpoint_hash, resolve_checkpoint
+from mllmbench.adapters.checkpoints import check_device_and_dtype, checkpoint_hash, resolve_checkpoint
 from mllmbench.core.errors import ConfigError, MissingResourceError
 from mllmbench.core.types import (
     AdapterInfo,
@@ -50,10 +50,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TINY_IMAGE_SIZE = 32
-"""Side of the tiny checkpoint's images (a 16x16 latent, VAE scale factor 2)."""
-TINY_DEFAULT_STEPS = 50
-"""The Stable Diffusion pipeline's default step count, which the tiny checkpoint keeps."""
 DENOISER_NAMES = ("unet", "transformer", "prior", "decoder")
 """Pipeline attributes that hold the network evaluated at every step, in order of preference."""
 
@@ -133,12 +129,7 @@ class DiffusionAdapter(Adapter):
             MissingResourceError: a hub id that is not in the local cache (no downloads here).
         """
         local_dir = resolve_checkpoint(self.model_id)
-        if self.dtype not in DTYPES:
-            raise ConfigError(f"unknown dtype {self.dtype!r}; use one of {', '.join(DTYPES)}")
-        import torch
-
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise ConfigError(f"device {self.device!r} requested but CUDA is not available")
+        check_device_and_dtype(self.device, self.dtype)
         self._pipe = load_text_to_image_pipeline(self.model_id, local_dir, self.dtype, self.device)
         try:
             self._info = self._build_info(local_dir)
@@ -295,95 +286,10 @@ class DiffusionAdapter(Adapter):
     # --- tiny checkpoints ------------------------------------------------------------------
     @classmethod
     def build_tiny(cls, out_dir: Path, *, seed: int = 0) -> Path:
-        """Write a tiny random Stable Diffusion pipeline (about 0.5M parameters) to `out_dir`.
+        """Write the tiny random checkpoint of `mllmbench.adapters.tiny.diffusion` to `out_dir`."""
+        from mllmbench.adapters.tiny import diffusion
 
-        A 2-block UNet2DConditionModel (channels 16/32, one cross-attention block) over a 4x16x16
-        latent, a 2-block AutoencoderKL (scale factor 2, so 32x32 RGB images), a 2-layer
-        CLIPTextModel with an offline byte-level CLIPTokenizer (77 positions) and the Stable
-        Diffusion DDIM scheduler, saved with ``save_pretrained``. Same seed, same bytes.
-        """
-        import torch
-        from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-        from transformers import CLIPTextConfig, CLIPTextModel
-
-        tokenizer = tiny_clip_tokenizer()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            unet: Any = UNet2DConditionModel(
-                sample_size=TINY_IMAGE_SIZE // 2,
-                in_channels=4,
-                out_channels=4,
-                block_out_channels=(16, 32),
-                layers_per_block=1,
-                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-                cross_attention_dim=32,
-                attention_head_dim=8,
-                norm_num_groups=8,
-            )
-            vae: Any = AutoencoderKL(
-                sample_size=TINY_IMAGE_SIZE,
-                in_channels=3,
-                out_channels=3,
-                block_out_channels=(16, 32),
-                down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-                up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
-                latent_channels=4,
-                norm_num_groups=8,
-            )
-            text_encoder = CLIPTextModel(
-                CLIPTextConfig(
-                    vocab_size=len(tokenizer),
-                    hidden_size=32,
-                    intermediate_size=64,
-                    num_hidden_layers=2,
-                    num_attention_heads=2,
-                    max_position_embeddings=tokenizer.model_max_length,
-                    bos_token_id=tokenizer.bos_token_id,
-                    eos_token_id=tokenizer.eos_token_id,
-                    pad_token_id=tokenizer.pad_token_id,
-                )
-            )
-        scheduler = DDIMScheduler(
-            beta_start=0.00085,
-            beta_end=0.012,
-            beta_schedule="scaled_linear",
-            clip_sample=False,
-            set_alpha_to_one=False,
-            steps_offset=1,
-        )
-        pipe: Any = StableDiffusionPipeline(
-            vae=vae.eval(),
-            text_encoder=text_encoder.eval(),
-            tokenizer=tokenizer,
-            unet=unet.eval(),
-            scheduler=scheduler,
-            safety_checker=None,
-            feature_extractor=None,
-            requires_safety_checker=False,
-        )
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        pipe.save_pretrained(out_dir)
-        return out_dir
-
-
-def tiny_clip_tokenizer(max_length: int = 77) -> Any:
-    """A ``CLIPTokenizer`` over the 256 byte symbols (with ``</w>`` forms) and no merges, offline.
-
-    Every character is one token; BOS and EOS get the two highest ids, as in OpenAI's vocabulary.
-    """
-    from tokenizers import pre_tokenizers
-    from transformers import CLIPTokenizer
-
-    from mllmbench.core.clip_tokens import CLIP_BOS, CLIP_EOS
-
-    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
-    vocab = {c: i for i, c in enumerate(alphabet)}
-    vocab.update({c + "</w>": len(alphabet) + i for i, c in enumerate(alphabet)})
-    vocab[CLIP_BOS] = len(vocab)
-    vocab[CLIP_EOS] = len(vocab)
-    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=max_length)
+        return diffusion.build(out_dir, seed=seed)
 
 
 def load_text_to_image_pipeline(model_id: str, local_dir: Path | None, dtype: str, device: str) -> Any:

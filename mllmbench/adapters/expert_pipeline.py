@@ -39,188 +39,32 @@ counts both models.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from mllmbench.adapters.base import Adapter
+from mllmbench.adapters.expert_config import PIPELINE_FILE, PipelineConfig
+from mllmbench.adapters.expert_usage import (
+    PipelineResponse,
+    PipelineUsage,
+    StageUsage,
+    pipeline_profile,
+    stage_timing,
+)
 from mllmbench.adapters.hf import resolve_checkpoint
-from mllmbench.adapters.two_stage import ZEPHYR_CHAT_TEMPLATE, TextLLMStage, combined_hash, resolve_part
+from mllmbench.adapters.two_stage import TextLLMStage, combined_hash, resolve_part
 from mllmbench.core.errors import ConfigError
 from mllmbench.core.types import (
     AdapterInfo,
     Capability,
     Connector,
-    GenerationProfile,
     GenerationSettings,
     Paradigm,
     UnderstandRequest,
     UnderstandResponse,
-    Usage,
 )
-
-if TYPE_CHECKING:
-    pass
-
-PIPELINE_FILE = "pipeline.json"
-"""The file in the checkpoint directory that names the two models and the prompts."""
-DEFAULT_CAPTION_PROMPT = "Describe the image."
-DEFAULT_CAPTION_LINE = "Image {index}: {caption}"
-DEFAULT_USER_TEMPLATE = "{captions}\n{question}"
-DEFAULT_CAPTION_MAX_NEW_TOKENS = 32
-
-TINY_CAPTION_MAX_NEW_TOKENS = 12
-
-
-@dataclass(frozen=True)
-class PipelineConfig:
-    """The contents of ``pipeline.json``."""
-
-    captioner_adapter: str
-    """Registry name of the captioning adapter (``llava``, ``blip2`` ...)."""
-    captioner_model: str
-    """Its checkpoint: a subdirectory of the pipeline directory, an absolute path or a hub id."""
-    llm: str
-    """The text LLM checkpoint, resolved like `captioner_model`."""
-    caption_prompt: str = DEFAULT_CAPTION_PROMPT
-    """The text sent to the captioner with each image (before its chat template)."""
-    caption_max_new_tokens: int = DEFAULT_CAPTION_MAX_NEW_TOKENS
-    """Caption length limit; the run's ``max_new_tokens`` limits the answer."""
-    caption_line: str = DEFAULT_CAPTION_LINE
-    """One line per image, with ``{index}`` (1-based) and ``{caption}``."""
-    user_template: str = DEFAULT_USER_TEMPLATE
-    """The stage-2 user message, with ``{captions}`` (the lines joined by newlines) and ``{question}``."""
-
-    @classmethod
-    def read(cls, directory: Path) -> PipelineConfig:
-        """Parse and check ``directory/pipeline.json``; `ConfigError` names the file and the key."""
-        path = directory / PIPELINE_FILE
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(
-                f"{path} not found: an expert_pipeline checkpoint is a directory with {PIPELINE_FILE} "
-                f"naming the captioner and the text LLM (see `mllm-bench tiny expert_pipeline`)"
-            ) from exc
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read {path}: {exc}") from exc
-        captioner = raw.get("captioner") if isinstance(raw, dict) else None
-        if not isinstance(captioner, dict) or not {"adapter", "model"} <= captioner.keys():
-            raise ConfigError(f"{path}: 'captioner' must be an object with 'adapter' and 'model'")
-        unknown = set(raw) - {f.name for f in dataclasses.fields(cls)} - {"captioner"}
-        if unknown:
-            raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
-        fields = {k: v for k, v in raw.items() if k != "captioner"}
-        try:
-            config = cls(captioner_adapter=captioner["adapter"], captioner_model=captioner["model"], **fields)
-        except TypeError as exc:
-            raise ConfigError(f"{path}: {exc}") from exc
-        config._check(path)
-        return config
-
-    def _check(self, path: Path) -> None:
-        for key in ("captioner_adapter", "captioner_model", "llm", "caption_prompt"):
-            if not isinstance(getattr(self, key), str) or not getattr(self, key):
-                raise ConfigError(f"{path}: {key} must be a non-empty string")
-        if not isinstance(self.caption_max_new_tokens, int) or self.caption_max_new_tokens < 1:
-            raise ConfigError(f"{path}: caption_max_new_tokens must be a positive integer")
-        for key, fields in (
-            ("caption_line", ("{caption}",)),
-            ("user_template", ("{captions}", "{question}")),
-        ):
-            value = getattr(self, key)
-            if not isinstance(value, str) or any(f not in value for f in fields):
-                raise ConfigError(f"{path}: {key} must be a string containing {' and '.join(fields)}")
-            try:
-                value.format(index=1, caption="", captions="", question="")
-            except (KeyError, IndexError, ValueError) as exc:
-                raise ConfigError(f"{path}: {key} {value!r} is not a valid template: {exc!r}") from exc
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form `read` accepts."""
-        d = dataclasses.asdict(self)
-        captioner = {"adapter": d.pop("captioner_adapter"), "model": d.pop("captioner_model")}
-        return {"captioner": captioner, **d}
-
-
-@dataclass(frozen=True)
-class StageUsage:
-    """Token counts and time of one pipeline stage for one sample."""
-
-    input_tokens: int
-    output_tokens: int
-    image_tokens: int
-    """Stage 1: the captioner's image positions; stage 2: the caption positions."""
-    batch_seconds: float
-    """Wall time of this stage's batched call."""
-    batch_size: int
-    """Requests in that call (stage 1: images, stage 2: samples)."""
-    preprocess_seconds: float | None = None
-    """The call's `GenerationProfile` figures (batch-level), when the stage measured them."""
-    prefill_seconds: float | None = None
-    decode_seconds: float | None = None
-    vision_seconds: float | None = None
-
-    @classmethod
-    def of(cls, usages: Sequence[Usage], batch_size: int, **changes: Any) -> StageUsage:
-        """The sum of one stage's `usages` for one sample (zeros for none), timing from the first."""
-        profile = usages[0].profile if usages else None
-        timing = {
-            key: getattr(profile, key)
-            for key in ("preprocess_seconds", "prefill_seconds", "decode_seconds", "vision_seconds")
-            if profile is not None
-        }
-        fields = {
-            "input_tokens": sum(u.input_tokens for u in usages),
-            "output_tokens": sum(u.output_tokens for u in usages),
-            "image_tokens": sum(u.image_tokens for u in usages),
-            "batch_seconds": usages[0].batch_seconds if usages else 0.0,
-        }
-        return cls(batch_size=batch_size, **{**fields, **timing, **changes})
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON form."""
-        return dataclasses.asdict(self)
-
-
-@dataclass(frozen=True)
-class PipelineUsage(Usage):
-    """`Usage` of the answering stage (``batch_seconds``: both stages) plus both stages' numbers."""
-
-    caption: StageUsage
-    answer: StageUsage
-
-    @property
-    def total_input_tokens(self) -> int:
-        """Prompt tokens over both stages."""
-        return self.caption.input_tokens + self.answer.input_tokens
-
-    @property
-    def total_output_tokens(self) -> int:
-        """Generated tokens over both stages (captions and answer)."""
-        return self.caption.output_tokens + self.answer.output_tokens
-
-    def to_dict(self) -> dict[str, Any]:
-        """`Usage.to_dict` plus ``stages`` and the totals."""
-        return {
-            **super().to_dict(),
-            "total_input_tokens": self.total_input_tokens,
-            "total_output_tokens": self.total_output_tokens,
-            "stages": {"caption": self.caption.to_dict(), "answer": self.answer.to_dict()},
-        }
-
-
-@dataclass(frozen=True)
-class PipelineResponse(UnderstandResponse):
-    """A response that also records stage 1: the captions and the captioner's exact prompts."""
-
-    captions: tuple[str, ...]
-    """One caption per image of the request, in order."""
-    caption_prompts: tuple[str, ...]
-    """The exact text given to the captioner's processor for each image."""
 
 
 class ExpertPipelineAdapter(Adapter):
@@ -394,7 +238,7 @@ class ExpertPipelineAdapter(Adapter):
         answer_start = time.perf_counter()
         answers = self.llm.understand(llm_requests, settings)
 
-        caption_call = _timing(StageUsage.of([c.usage for c in captions[:1]], len(caption_requests)))
+        caption_call = stage_timing(StageUsage.of([c.usage for c in captions[:1]], len(caption_requests)))
         responses: list[UnderstandResponse] = []
         for mine, answer, (user_text, caption_spans) in zip(per_sample, answers, spans, strict=True):
             n_caption = sum(self.llm.caption_token_counts(answer.prompt, user_text, caption_spans))
@@ -406,7 +250,7 @@ class ExpertPipelineAdapter(Adapter):
                 image_tokens=n_caption,
                 batch_seconds=stage1.batch_seconds + stage2.batch_seconds,
                 batch_size=len(batch),
-                profile=_pipeline_profile(stage1, answer.usage.profile, answer_start - caption_start),
+                profile=pipeline_profile(stage1, answer.usage.profile, answer_start - caption_start),
                 caption=stage1,
                 answer=stage2,
             )
@@ -443,82 +287,10 @@ class ExpertPipelineAdapter(Adapter):
     # --- tiny checkpoints ------------------------------------------------------------------
     @classmethod
     def build_tiny(cls, out_dir: Path, *, seed: int = 0) -> Path:
-        """Write a tiny pipeline: the tiny LLaVA as captioner, a tiny Llama chat LM, ``pipeline.json``.
+        """Write the tiny random checkpoint of `mllmbench.adapters.tiny.expert_pipeline` to `out_dir`."""
+        from mllmbench.adapters.tiny import expert_pipeline
 
-        ``captioner/`` is what the registered ``llava`` adapter's `build_tiny` writes; ``llm/`` is
-        a 2-layer ``LlamaForCausalLM`` (hidden 64) on the offline tiny tokenizer with the
-        TinyLlama-Chat template. Same seed, same bytes.
-        """
-        import torch
-        from transformers import LlamaConfig, LlamaForCausalLM
-
-        from mllmbench.adapters.registry import load_adapter_class
-        from mllmbench.adapters.tiny_tokenizer import build_tiny_tokenizer
-
-        out_dir = Path(out_dir)
-        load_adapter_class("llava").build_tiny(out_dir / "captioner", seed=seed)
-        tokenizer = build_tiny_tokenizer(
-            extra_special_tokens=["<|user|>", "<|assistant|>", "<|system|>"],
-            extra_corpus=[
-                "<|user|>\nImage 1: a red circle\nWhat colour is the circle?</s>\n<|assistant|>\nred"
-            ],
-        )
-        tokenizer.chat_template = ZEPHYR_CHAT_TEMPLATE
-        config = LlamaConfig(
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            vocab_size=len(tokenizer),
-            max_position_embeddings=512,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-            initializer_range=0.02,
-        )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = LlamaForCausalLM(config).eval()
-        model.save_pretrained(out_dir / "llm")
-        tokenizer.save_pretrained(out_dir / "llm")
-        pipeline = PipelineConfig(
-            "llava", "captioner", "llm", caption_max_new_tokens=TINY_CAPTION_MAX_NEW_TOKENS
-        )
-        (out_dir / PIPELINE_FILE).write_text(
-            json.dumps(pipeline.to_dict(), indent=2) + "\n", encoding="utf-8"
-        )
-        return out_dir
-
-
-def _timing(stage: StageUsage) -> dict[str, Any]:
-    """The batch-level time fields of `stage` (shared by every sample of the call)."""
-    keys = ("batch_seconds", "preprocess_seconds", "prefill_seconds", "decode_seconds", "vision_seconds")
-    return {key: getattr(stage, key) for key in keys}
-
-
-def _pipeline_profile(
-    caption: StageUsage, answer: GenerationProfile | None, seconds_between_calls: float
-) -> GenerationProfile | None:
-    """Both stages as one generate call, so TTFT and E2EL run from the captioner's start.
-
-    preprocess = the captioner's preprocessing; prefill = caption generation, stage-2
-    preprocessing and prefill (everything before the first answer token); decode = the
-    answer's decode; vision = the captioner's vision + connector time; token times are shifted
-    by the time from the caption ``generate`` start to the answer ``generate`` start.
-    """
-    if answer is None:
-        return None
-    caption_preprocess = caption.preprocess_seconds or 0.0
-    shift = seconds_between_calls - caption_preprocess + answer.preprocess_seconds
-    return GenerationProfile(
-        preprocess_seconds=caption_preprocess,
-        prefill_seconds=shift + answer.prefill_seconds,
-        decode_seconds=answer.decode_seconds,
-        vision_seconds=caption.vision_seconds,
-        token_seconds=tuple(shift + t for t in answer.token_seconds),
-        clock=answer.clock,
-    )
+        return expert_pipeline.build(out_dir, seed=seed)
 
 
 def _sum_or_none(*values: int | None) -> int | None:

@@ -25,15 +25,21 @@ vision + connector time and per-token times, see `mllmbench.core.profiling`).
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mllmbench.adapters.base import Adapter
+from mllmbench.adapters.checkpoints import (
+    DTYPES,
+    WEIGHT_SUFFIXES,
+    check_device_and_dtype,
+    checkpoint_hash,
+    resolve_checkpoint,
+)
+from mllmbench.adapters.counting import count_output_tokens, count_parameters
 from mllmbench.core.errors import ConfigError, MissingResourceError
-from mllmbench.core.hashing import tree_sha256
 from mllmbench.core.profiling import GenerateProfiler, weights_bytes
 from mllmbench.core.types import (
     AdapterInfo,
@@ -52,70 +58,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DTYPES = ("float32", "bfloat16", "float16")
-"""The dtype names an adapter accepts."""
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
-"""Files that `checkpoint_hash` reads."""
-
-_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-
-
-def resolve_checkpoint(model: str) -> Path | None:
-    """The local checkpoint directory `model` names, or ``None`` when it is a hub id.
-
-    Raises:
-        ConfigError: `model` looks like a path (``/``, ``./``, ``~``, several ``/``) but does not
-            exist, or names a file instead of a directory.
-    """
-    path = Path(model).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            raise ConfigError(f"model path {model!r} is a file; expected a checkpoint directory")
-        return path
-    if model.startswith((".", "~", "/")) or not _HUB_ID.match(model):
-        raise ConfigError(f"model path {model!r} does not exist")
-    return None
-
-
-def checkpoint_hash(directory: Path) -> str | None:
-    """``sha256:<hex>`` over the weight files of `directory` (names and bytes, sorted by name).
-
-    Returns ``None`` when the directory holds no weight file (see `WEIGHT_SUFFIXES`).
-    """
-    digest = tree_sha256(directory, suffixes=WEIGHT_SUFFIXES)
-    return None if digest is None else "sha256:" + digest
-
-
-def count_output_tokens(row: Sequence[int], eos_ids: set[int]) -> int:
-    """Generated tokens up to and including the first EOS; all of `row` when there is none."""
-    for index, token in enumerate(row):
-        if token in eos_ids:
-            return index + 1
-    return len(row)
-
-
-def count_parameters(model: Any, groups: Mapping[str, Sequence[str]]) -> dict[str, int]:
-    """Parameters per group of submodules, plus ``other`` (if any) and ``total``.
-
-    A parameter shared by two groups (tied weights) counts once, in the first group naming it,
-    so the groups and ``other`` always add up to ``total``.
-    """
-    seen: set[int] = set()
-    counts: dict[str, int] = {}
-    for group, module_names in groups.items():
-        counts[group] = 0
-        for module_name in module_names:
-            for param in model.get_submodule(module_name).parameters():
-                if id(param) not in seen:
-                    seen.add(id(param))
-                    counts[group] += param.numel()
-    total = sum(p.numel() for p in model.parameters())
-    other = total - sum(counts.values())
-    if other:
-        counts["other"] = other
-    counts["total"] = total
-    return counts
+__all__ = [
+    "DTYPES",
+    "WEIGHT_SUFFIXES",
+    "HFVisionLanguageAdapter",
+    "checkpoint_hash",
+    "count_output_tokens",
+    "count_parameters",
+    "resolve_checkpoint",
+]
+"""`HFVisionLanguageAdapter`, and the checkpoint and counting helpers that live in
+`mllmbench.adapters.checkpoints` and `mllmbench.adapters.counting` (re-exported: adapters outside
+this package import them from here)."""
 
 
 class HFVisionLanguageAdapter(Adapter):
@@ -174,15 +128,7 @@ class HFVisionLanguageAdapter(Adapter):
             MissingResourceError: a hub id that is not in the local cache (no downloads here).
         """
         local_dir = resolve_checkpoint(self.model_id)
-        if self.dtype not in DTYPES:
-            raise ConfigError(f"unknown dtype {self.dtype!r}; use one of {', '.join(DTYPES)}")
-        if not _DEVICE.match(self.device):
-            raise ConfigError(f"unknown device {self.device!r}; use cpu, cuda or cuda:N")
-
-        import torch
-
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise ConfigError(f"device {self.device!r} requested but CUDA is not available")
+        check_device_and_dtype(self.device, self.dtype)
         self._model, self._processor = self._from_pretrained(local_dir)
         self.tokenizer.padding_side = "left"
         try:

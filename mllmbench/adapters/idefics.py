@@ -49,11 +49,6 @@ The IDEFICS v1 checkpoints ship no chat template, and ``IdeficsProcessor`` drops
 it (its ``__init__`` does not pass ``chat_template`` on), so the adapter always applies this one.
 """
 
-TINY_IMAGE_SIZE = 32
-TINY_PATCH_SIZE = 8
-TINY_RESAMPLER_LATENTS = 8
-"""Image features the tiny model's cross-attention attends to per image (resampler latents)."""
-
 
 class IdeficsAdapter(HFVisionLanguageAdapter):
     """IDEFICS v1 (Flamingo design): CLIP ViT -> perceiver resampler -> gated cross-attention in a Llama.
@@ -154,80 +149,10 @@ class IdeficsAdapter(HFVisionLanguageAdapter):
 
     @classmethod
     def build_tiny(cls, out_dir: Path, *, seed: int = 0) -> Path:
-        """Write a tiny random IDEFICS (about 260k parameters) and its processor to `out_dir`.
+        """Write the tiny random checkpoint of `mllmbench.adapters.tiny.idefics` to `out_dir`."""
+        from mllmbench.adapters.tiny import idefics
 
-        A 2-layer ViT on 32x32 images with 8x8 patches (16 patches + CLS), a 1-layer perceiver
-        resampler to 8 latents, and a 2-layer Llama with a gated cross-attention layer after each
-        decoder layer, on the offline tiny tokenizer with IDEFICS's special tokens.
-        The cross-attention gates start at zero in IDEFICS (``alpha_initializer="zeros"``),
-        which would shut the image out; the tiny model starts them at one (``tanh(1)`` open) so
-        that its answers depend on the image (``"normal"`` with a float gate fails in
-        transformers 5.24). The resampler's latents are drawn with the small
-        ``initializer_range`` instead of IDEFICS's unit normal: with 0.02-scale attention weights,
-        unit latents drown the image (two images give resampler outputs 0.01 apart).
-        Nothing is frozen (freezing only matters for training).
-        """
-        import torch
-        from transformers import (
-            IdeficsConfig,
-            IdeficsForVisionText2Text,
-            IdeficsImageProcessor,
-            IdeficsProcessor,
-        )
-
-        from mllmbench.adapters.tiny_tokenizer import build_tiny_tokenizer
-
-        tokenizer = build_tiny_tokenizer(
-            extra_special_tokens=[FAKE_IMAGE_TOKEN, IMAGE_TOKEN, END_OF_UTTERANCE],
-        )
-        processor = IdeficsProcessor(
-            image_processor=IdeficsImageProcessor(image_size=TINY_IMAGE_SIZE),
-            tokenizer=tokenizer,
-            image_size=TINY_IMAGE_SIZE,
-        )
-        config = IdeficsConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=256,
-            pad_token_id=tokenizer.pad_token_id,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            initializer_range=0.02,
-            alpha_initializer="ones",
-            cross_layer_interval=1,
-            freeze_text_layers=False,
-            freeze_vision_layers=False,
-            use_resampler=True,
-            vision_config={
-                "embed_dim": 32,
-                "image_size": TINY_IMAGE_SIZE,
-                "patch_size": TINY_PATCH_SIZE,
-                "intermediate_size": 64,
-                "num_hidden_layers": 2,
-                "num_attention_heads": 4,
-                "initializer_range": 0.02,
-            },
-            perceiver_config={
-                "use_resampler": True,
-                "resampler_n_latents": TINY_RESAMPLER_LATENTS,
-                "resampler_depth": 1,
-                "resampler_n_heads": 2,
-                "resampler_head_dim": 16,
-            },
-        )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = IdeficsForVisionText2Text(config).eval()
-            with torch.no_grad():
-                model.model.perceiver_resampler.latents.normal_(std=config.initializer_range)
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(out_dir)
-        processor.save_pretrained(out_dir)
-        return out_dir
+        return idefics.build(out_dir, seed=seed)
 
 
 def interleave(prompt: str, images: list[Image]) -> list[Any]:

@@ -28,30 +28,6 @@ from mllmbench.core.types import Capability, Connector
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-IDEFICS3_CHAT_TEMPLATE = (
-    "<|begin_of_text|>{% for message in messages %}{{message['role'].capitalize()}}"
-    "{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}"
-    "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{line['text']}}"
-    "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}"
-    "<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"
-)
-"""The chat template of the Idefics3-8B-Llama3 checkpoint, given to the tiny checkpoint."""
-
-SPECIAL_TOKENS = (
-    "<fake_token_around_image>",
-    "<image>",
-    "<end_of_utterance>",
-    "<global-img>",
-    *(f"<row_{row}_col_{col}>" for row in range(1, 7) for col in range(1, 7)),
-)
-"""The tokens the Idefics3 processor needs: image markers, end of turn, global and tile tags."""
-
-TINY_IMAGE_SIZE = 32
-TINY_PATCH_SIZE = 4
-TINY_SCALE_FACTOR = 2
-TINY_IMAGE_TOKENS = (TINY_IMAGE_SIZE // TINY_PATCH_SIZE) ** 2 // TINY_SCALE_FACTOR**2
-"""Image tokens per tile of the tiny checkpoint: 64 patches folded 2x2 by the pixel shuffle = 16."""
-
 
 class Idefics3Adapter(HFVisionLanguageAdapter):
     """Idefics3: ViT -> pixel shuffle + linear projection -> Llama 3.
@@ -89,80 +65,7 @@ class Idefics3Adapter(HFVisionLanguageAdapter):
 
     @classmethod
     def build_tiny(cls, out_dir: Path, *, seed: int = 0) -> Path:
-        """Write a tiny random Idefics3 (about 170k parameters) and its processor to `out_dir`.
+        """Write the tiny random checkpoint of `mllmbench.adapters.tiny.idefics3` to `out_dir`."""
+        from mllmbench.adapters.tiny import idefics3
 
-        A 2-layer ViT on 32x32 tiles with 4x4 patches, a pixel shuffle with scale factor 2
-        (16 image tokens per tile) and a 2-layer Llama on the offline tiny tokenizer with Llama 3
-        style ``<|begin_of_text|>``/``<|end_of_text|>``. The processor does not split images
-        (each becomes one 32x32 global tile) and keeps the real chat template; generation stops
-        at ``<|end_of_text|>`` or ``<end_of_utterance>``. Same seed, same bytes.
-        """
-        import torch
-        from transformers import (
-            Idefics3Config,
-            Idefics3ForConditionalGeneration,
-            Idefics3ImageProcessor,
-            Idefics3Processor,
-            Idefics3VisionConfig,
-            LlamaConfig,
-        )
-
-        from mllmbench.adapters.tiny_tokenizer import build_tiny_tokenizer
-
-        tokenizer = build_tiny_tokenizer(
-            bos_token="<|begin_of_text|>",
-            eos_token="<|end_of_text|>",
-            pad_token="<pad>",
-            unk_token=None,
-            extra_special_tokens=list(SPECIAL_TOKENS),
-        )
-        image_processor = Idefics3ImageProcessor(
-            size={"longest_edge": 2 * TINY_IMAGE_SIZE},
-            max_image_size={"longest_edge": TINY_IMAGE_SIZE},
-            do_image_splitting=False,
-        )
-        processor = Idefics3Processor(
-            image_processor=image_processor,
-            tokenizer=tokenizer,
-            image_seq_len=TINY_IMAGE_TOKENS,
-            chat_template=IDEFICS3_CHAT_TEMPLATE,
-        )
-        config = Idefics3Config(
-            vision_config=Idefics3VisionConfig(
-                hidden_size=32,
-                intermediate_size=64,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                image_size=TINY_IMAGE_SIZE,
-                patch_size=TINY_PATCH_SIZE,
-                initializer_range=0.02,
-            ),
-            text_config=LlamaConfig(
-                hidden_size=64,
-                intermediate_size=128,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                num_key_value_heads=2,
-                vocab_size=len(tokenizer),
-                max_position_embeddings=512,
-                bos_token_id=tokenizer.bos_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-                pad_token_id=tokenizer.pad_token_id,
-                initializer_range=0.02,
-            ),
-            scale_factor=TINY_SCALE_FACTOR,
-            image_token_id=processor.image_token_id,
-            tie_word_embeddings=False,
-        )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = Idefics3ForConditionalGeneration(config).eval()
-        model.generation_config.eos_token_id = [
-            tokenizer.eos_token_id,
-            tokenizer.convert_tokens_to_ids("<end_of_utterance>"),
-        ]
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(out_dir)
-        processor.save_pretrained(out_dir)
-        return out_dir
+        return idefics3.build(out_dir, seed=seed)

@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 from mllmbench.adapters.base import Adapter
 from mllmbench.adapters.diffusion import DiffusionAdapter
 from mllmbench.adapters.hf import resolve_checkpoint
-from mllmbench.adapters.two_stage import ZEPHYR_CHAT_TEMPLATE, TextLLMStage, combined_hash, resolve_part
+from mllmbench.adapters.two_stage import TextLLMStage, combined_hash, resolve_part
 from mllmbench.core.errors import ConfigError
 from mllmbench.core.types import (
     AdapterInfo,
@@ -58,7 +58,6 @@ DEFAULT_INSTRUCTION = (
     "Answer with the prompt only.\nDescription: {prompt}"
 )
 DEFAULT_REWRITE_MAX_NEW_TOKENS = 64
-TINY_REWRITE_MAX_NEW_TOKENS = 16
 
 
 @dataclass(frozen=True)
@@ -290,45 +289,7 @@ class LLMDiffusionAdapter(Adapter):
     # --- tiny checkpoints ------------------------------------------------------------------
     @classmethod
     def build_tiny(cls, out_dir: Path, *, seed: int = 0) -> Path:
-        """Write a tiny pairing: a 2-layer Llama chat LM, the tiny diffusion pipeline, the config.
+        """Write the tiny random checkpoint of `mllmbench.adapters.tiny.llm_diffusion` to `out_dir`."""
+        from mllmbench.adapters.tiny import llm_diffusion
 
-        ``llm/`` is a ``LlamaForCausalLM`` (hidden 64) on the offline tiny tokenizer with the
-        TinyLlama-Chat template; ``diffusion/`` is what `DiffusionAdapter.build_tiny` writes.
-        Same seed, same bytes.
-        """
-        import torch
-        from transformers import LlamaConfig, LlamaForCausalLM
-
-        from mllmbench.adapters.tiny_tokenizer import build_tiny_tokenizer
-
-        out_dir = Path(out_dir)
-        DiffusionAdapter.build_tiny(out_dir / "diffusion", seed=seed)
-        tokenizer = build_tiny_tokenizer(
-            extra_special_tokens=["<|user|>", "<|assistant|>", "<|system|>"],
-            extra_corpus=[
-                "<|user|>\n" + DEFAULT_INSTRUCTION.format(prompt="a red circle") + "</s>\n<|assistant|>\n"
-                "a detailed photo of a red circle on a white background"
-            ],
-        )
-        tokenizer.chat_template = ZEPHYR_CHAT_TEMPLATE
-        config = LlamaConfig(
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            vocab_size=len(tokenizer),
-            max_position_embeddings=512,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-            initializer_range=0.02,
-        )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = LlamaForCausalLM(config).eval()
-        model.save_pretrained(out_dir / "llm")
-        tokenizer.save_pretrained(out_dir / "llm")
-        pairing = ConditionerConfig("llm", "diffusion", rewrite_max_new_tokens=TINY_REWRITE_MAX_NEW_TOKENS)
-        (out_dir / CONFIG_FILE).write_text(json.dumps(pairing.to_dict(), indent=2) + "\n", encoding="utf-8")
-        return out_dir
+        return llm_diffusion.build(out_dir, seed=seed)

@@ -33,13 +33,6 @@ from mllmbench.core.types import Capability, Connector
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-TINY_IMAGE_SIZE = 32
-TINY_PATCH_SIZE = 8
-TINY_IMAGE_TOKENS = (TINY_IMAGE_SIZE // TINY_PATCH_SIZE) ** 2
-"""Image tokens of the tiny checkpoint: one per SigLIP patch."""
-TINY_TEXT_INIT_RANGE = 0.3
-"""Weight spread of the tiny Gemma and projector (see `PaliGemmaAdapter.build_tiny`)."""
-
 
 class PaliGemmaAdapter(HFVisionLanguageAdapter):
     """PaliGemma (1 and 2): SigLIP ViT -> linear projector -> Gemma / Gemma 2 prefix-LM.
@@ -84,78 +77,7 @@ class PaliGemmaAdapter(HFVisionLanguageAdapter):
 
     @classmethod
     def build_tiny(cls, out_dir: Path, *, seed: int = 0) -> Path:
-        """Write a tiny random PaliGemma and its processor to `out_dir`.
+        """Write the tiny random checkpoint of `mllmbench.adapters.tiny.paligemma` to `out_dir`."""
+        from mllmbench.adapters.tiny import paligemma
 
-        A 2-layer SigLIP ViT on 32x32 images with 8x8 patches (16 image tokens), the linear
-        projector and a 2-layer Gemma on the offline tiny tokenizer (``<bos>``/``<eos>``/``<pad>``;
-        the processor adds PaliGemma's ``<image>``, ``<locXXXX>`` and ``<segXXX>`` tokens). Weights
-        come from the default initialisers under ``torch.manual_seed(seed)``, with a wide text
-        ``initializer_range`` so that the answer depends on the image.
-        """
-        import torch
-        from transformers import (
-            GemmaConfig,
-            PaliGemmaConfig,
-            PaliGemmaForConditionalGeneration,
-            PaliGemmaProcessor,
-            SiglipImageProcessor,
-            SiglipVisionConfig,
-        )
-
-        from mllmbench.adapters.tiny_tokenizer import build_tiny_tokenizer
-
-        tokenizer = build_tiny_tokenizer(
-            bos_token="<bos>",
-            eos_token="<eos>",
-            pad_token="<pad>",
-            unk_token="<unk>",
-            extra_special_tokens={"image_token": "<image>"},
-            add_bos_token=False,
-        )
-        # PaliGemmaProcessor reads the image token count from the image processor.
-        image_processor = SiglipImageProcessor(
-            size={"height": TINY_IMAGE_SIZE, "width": TINY_IMAGE_SIZE}, image_seq_length=TINY_IMAGE_TOKENS
-        )
-        processor = PaliGemmaProcessor(image_processor=image_processor, tokenizer=tokenizer)
-        vision_config = SiglipVisionConfig(
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            image_size=TINY_IMAGE_SIZE,
-            patch_size=TINY_PATCH_SIZE,
-            vision_use_head=False,
-        )
-        text_config = GemmaConfig(
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=1,
-            head_dim=16,
-            vocab_size=len(tokenizer),
-            max_position_embeddings=256,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-            # Gemma scales token embeddings by sqrt(hidden) and ties them to the output head: with
-            # the usual 0.02 spread a random tiny model just repeats its last input token whatever
-            # the image. A wider spread lets the layers (and so the image) decide the answer.
-            initializer_range=TINY_TEXT_INIT_RANGE,
-        )
-        config = PaliGemmaConfig(
-            vision_config=vision_config,
-            text_config=text_config,
-            image_token_index=processor.image_token_id,
-            vocab_size=len(tokenizer),
-            projection_dim=text_config.hidden_size,
-            hidden_size=text_config.hidden_size,
-        )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = PaliGemmaForConditionalGeneration(config).eval()
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(out_dir)
-        processor.save_pretrained(out_dir)
-        return out_dir
+        return paligemma.build(out_dir, seed=seed)

@@ -18,16 +18,6 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
 
-ZEPHYR_CHAT_TEMPLATE = (
-    "{% for message in messages %}\n"
-    "{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + message['content'] + eos_token }}\n"
-    "{% elif message['role'] == 'system' %}\n{{ '<|system|>\n' + message['content'] + eos_token }}\n"
-    "{% elif message['role'] == 'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + eos_token }}\n"
-    "{% endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n{% endif %}\n{% endfor %}"
-)
-"""The chat template of TinyLlama-1.1B-Chat (Zephyr style), given to the tiny text LLM."""
-
-
 def resolve_part(directory: Path, config_file: str, value: str, key: str) -> str:
     """Where a part named in `config_file` lives: a subdirectory, an absolute path or a hub id.
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mllmbench.adapters.blip2 import PROMPT_FORMAT, TINY_QUERY_TOKENS, Blip2Adapter
+from mllmbench.adapters.blip2 import PROMPT_FORMAT, Blip2Adapter
 from mllmbench.adapters.hf import checkpoint_hash
+from mllmbench.adapters.tiny.blip2 import QUERY_TOKENS as TINY_QUERY_TOKENS
 from mllmbench.core.errors import ConfigError, InputError
 from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
@@ -174,12 +175,12 @@ def test_encoder_decoder_llm_is_a_config_error(tiny_blip2_dir: Path, tmp_path: P
         T5Config,
     )
 
-    from mllmbench.adapters.blip2 import tiny_qformer_config, tiny_vision_config
+    from mllmbench.adapters.tiny.blip2 import blip_vision_config, qformer_config
 
     opt_config = json.loads((tiny_blip2_dir / "config.json").read_text())
     config = Blip2Config(
-        vision_config=tiny_vision_config(Blip2VisionConfig),
-        qformer_config=tiny_qformer_config(Blip2QFormerConfig, vocab_size=64),
+        vision_config=blip_vision_config(Blip2VisionConfig),
+        qformer_config=qformer_config(Blip2QFormerConfig, vocab_size=64),
         text_config=T5Config(
             vocab_size=opt_config["text_config"]["vocab_size"],
             d_model=32,

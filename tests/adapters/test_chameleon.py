@@ -10,12 +10,12 @@ import pytest
 
 from mllmbench.adapters.chameleon import (
     CHAMELEON_PROMPT_TEMPLATE,
-    TINY_CODEBOOK_SIZE,
-    TINY_IMAGE_TOKENS,
     ChameleonAdapter,
-    image_code_token,
 )
 from mllmbench.adapters.hf import checkpoint_hash
+from mllmbench.adapters.tiny.chameleon import CODEBOOK_SIZE as TINY_CODEBOOK_SIZE
+from mllmbench.adapters.tiny.chameleon import IMAGE_TOKENS as TINY_IMAGE_TOKENS
+from mllmbench.adapters.tiny.chameleon import image_code_token
 from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
     check_batching,

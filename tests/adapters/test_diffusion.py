@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mllmbench.adapters.diffusion import TINY_IMAGE_SIZE, DiffusionAdapter
+from mllmbench.adapters.diffusion import DiffusionAdapter
+from mllmbench.adapters.tiny.diffusion import IMAGE_SIZE as TINY_IMAGE_SIZE
 from mllmbench.cli.commands.tiny import MARKER, ensure_tiny
 from mllmbench.core.errors import ConfigError
 from mllmbench.core.types import GenerateRequest, ImageGenerationSettings

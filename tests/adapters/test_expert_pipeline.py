@@ -12,12 +12,12 @@ import pytest
 
 from mllmbench.adapters.expert_pipeline import (
     PIPELINE_FILE,
-    TINY_CAPTION_MAX_NEW_TOKENS,
     ExpertPipelineAdapter,
     PipelineResponse,
     PipelineUsage,
 )
 from mllmbench.adapters.hf import checkpoint_hash
+from mllmbench.adapters.tiny.expert_pipeline import CAPTION_MAX_NEW_TOKENS as TINY_CAPTION_MAX_NEW_TOKENS
 from mllmbench.core.errors import ConfigError
 from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (

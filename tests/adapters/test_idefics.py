@@ -13,10 +13,10 @@ from mllmbench.adapters.hf import checkpoint_hash
 from mllmbench.adapters.idefics import (
     END_OF_UTTERANCE,
     IDEFICS_INSTRUCT_CHAT_TEMPLATE,
-    TINY_RESAMPLER_LATENTS,
     IdeficsAdapter,
     interleave,
 )
+from mllmbench.adapters.tiny.idefics import RESAMPLER_LATENTS as TINY_RESAMPLER_LATENTS
 from mllmbench.core.errors import ConfigError
 from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (

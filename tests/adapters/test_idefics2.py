@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from mllmbench.adapters.hf import checkpoint_hash
-from mllmbench.adapters.idefics2 import TINY_LATENTS, Idefics2Adapter
+from mllmbench.adapters.idefics2 import Idefics2Adapter
+from mllmbench.adapters.tiny.idefics2 import LATENTS as TINY_LATENTS
 from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
     check_batching,

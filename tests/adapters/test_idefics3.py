@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from mllmbench.adapters.hf import checkpoint_hash
-from mllmbench.adapters.idefics3 import TINY_IMAGE_TOKENS, Idefics3Adapter
+from mllmbench.adapters.idefics3 import Idefics3Adapter
+from mllmbench.adapters.tiny.idefics3 import IMAGE_TOKENS as TINY_IMAGE_TOKENS
 from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
     check_batching,

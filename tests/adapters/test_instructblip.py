@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from mllmbench.adapters.blip2 import TINY_QUERY_TOKENS
 from mllmbench.adapters.hf import checkpoint_hash
 from mllmbench.adapters.instructblip import (
     PROMPT_FORMAT,
     InstructBlipAdapter,
-    build_tiny_qformer_tokenizer,
 )
+from mllmbench.adapters.tiny.blip2 import QUERY_TOKENS as TINY_QUERY_TOKENS
+from mllmbench.adapters.tiny.instructblip import qformer_tokenizer as build_tiny_qformer_tokenizer
 from mllmbench.core.errors import InputError
 from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (

@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 
 from mllmbench.adapters.hf import checkpoint_hash
-from mllmbench.adapters.janus import JANUS_CHAT_TEMPLATE, TINY_IMAGE_TOKENS, TINY_VQ_CODES, JanusAdapter
+from mllmbench.adapters.janus import JanusAdapter
+from mllmbench.adapters.tiny.chat_templates import JANUS_CHAT_TEMPLATE
+from mllmbench.adapters.tiny.janus import IMAGE_TOKENS as TINY_IMAGE_TOKENS
+from mllmbench.adapters.tiny.janus import VQ_CODES as TINY_VQ_CODES
 from mllmbench.core.types import Capability, GenerationParadigm, GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
     check_batching,

@@ -9,7 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mllmbench.adapters.janus import TINY_IMAGE_SIZE, TINY_IMAGE_TOKENS, TINY_VQ_CODES, JanusAdapter
+from mllmbench.adapters.janus import JanusAdapter
+from mllmbench.adapters.tiny.janus import IMAGE_TOKENS as TINY_IMAGE_TOKENS
+from mllmbench.adapters.tiny.janus import VQ_CODES as TINY_VQ_CODES
+from mllmbench.adapters.tiny.vision_towers import IMAGE_SIZE as TINY_IMAGE_SIZE
 from mllmbench.core.types import (
     Capability,
     GenerateRequest,

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from mllmbench.adapters.hf import checkpoint_hash, count_output_tokens, resolve_checkpoint
-from mllmbench.adapters.llava import TINY_IMAGE_TOKENS, LlavaAdapter
+from mllmbench.adapters.llava import LlavaAdapter
+from mllmbench.adapters.tiny.llava import IMAGE_TOKENS as TINY_IMAGE_TOKENS
 from mllmbench.cli.commands.tiny import MARKER, ensure_tiny
 from mllmbench.core.errors import ConfigError
 from mllmbench.core.types import GenerationSettings, UnderstandRequest

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from mllmbench.adapters.hf import checkpoint_hash
-from mllmbench.adapters.llava_next import TINY_BASE_TOKENS, LlavaNextAdapter
+from mllmbench.adapters.llava_next import LlavaNextAdapter
+from mllmbench.adapters.tiny.llava_next import BASE_TOKENS as TINY_BASE_TOKENS
 from mllmbench.cli.commands.tiny import MARKER
 from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (

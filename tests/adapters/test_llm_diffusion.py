@@ -12,10 +12,10 @@ from mllmbench.adapters.diffusion import DiffusionAdapter
 from mllmbench.adapters.llm_diffusion import (
     CONFIG_FILE,
     DEFAULT_INSTRUCTION,
-    TINY_REWRITE_MAX_NEW_TOKENS,
     LLMDiffusionAdapter,
     clean_rewrite,
 )
+from mllmbench.adapters.tiny.llm_diffusion import REWRITE_MAX_NEW_TOKENS as TINY_REWRITE_MAX_NEW_TOKENS
 from mllmbench.core.errors import ConfigError
 from mllmbench.core.types import GenerationSettings, ImageGenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (

@@ -10,11 +10,11 @@ import pytest
 
 from mllmbench.adapters.hf import checkpoint_hash
 from mllmbench.adapters.mllama import (
-    LLAMA_32_VISION_CHAT_TEMPLATE,
-    TINY_CROSS_ATTENTION_LAYERS,
-    TINY_FEATURES_PER_TILE,
     MllamaAdapter,
 )
+from mllmbench.adapters.tiny.chat_templates import LLAMA_32_VISION_CHAT_TEMPLATE
+from mllmbench.adapters.tiny.mllama import CROSS_ATTENTION_LAYERS as TINY_CROSS_ATTENTION_LAYERS
+from mllmbench.adapters.tiny.mllama import FEATURES_PER_TILE as TINY_FEATURES_PER_TILE
 from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
     check_batching,

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from mllmbench.adapters.hf import checkpoint_hash
-from mllmbench.adapters.paligemma import TINY_IMAGE_TOKENS, PaliGemmaAdapter
+from mllmbench.adapters.paligemma import PaliGemmaAdapter
+from mllmbench.adapters.tiny.paligemma import IMAGE_TOKENS as TINY_IMAGE_TOKENS
 from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
     check_batching,

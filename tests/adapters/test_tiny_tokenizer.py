@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mllmbench.adapters.tiny_tokenizer import COLOURS, SHAPES, build_tiny_tokenizer, default_corpus
+from mllmbench.adapters.tiny.tokenizer import COLOURS, SHAPES, build_tiny_tokenizer, default_corpus
 
 
 def test_same_arguments_give_the_same_tokenizer() -> None:
@@ -53,3 +53,17 @@ def test_save_and_reload_offline(tmp_path: Path) -> None:
     assert reloaded(text)["input_ids"] == tokenizer(text)["input_ids"]
     assert reloaded.image_token == "<image>" and reloaded.pad_token == "<pad>"
     assert "token_type_ids" not in reloaded(text)
+
+
+def test_old_module_name_still_imports_with_a_deprecation_warning() -> None:
+    import importlib
+    import sys
+
+    import pytest
+
+    from mllmbench.adapters.tiny import tokenizer
+
+    sys.modules.pop("mllmbench.adapters.tiny_tokenizer", None)
+    with pytest.warns(DeprecationWarning, match=r"mllmbench\.adapters\.tiny\.tokenizer"):
+        old = importlib.import_module("mllmbench.adapters.tiny_tokenizer")
+    assert old.build_tiny_tokenizer is tokenizer.build_tiny_tokenizer

@@ -1,0 +1,64 @@
+"""Where a checkpoint is, what it is (its weight hash), and whether it can be loaded as asked.
+
+Shared by every adapter that loads weights: `resolve_checkpoint` tells a local directory from a
+hub id, `checkpoint_hash` fingerprints the weight files, `check_device_and_dtype` rejects a bad
+device or dtype name (and CUDA on a machine without it) before anything heavy loads.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mllmbench.core.errors import ConfigError
+from mllmbench.core.hashing import tree_sha256
+
+DTYPES = ("float32", "bfloat16", "float16")
+"""The dtype names an adapter accepts."""
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+"""Files that `checkpoint_hash` reads."""
+
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def resolve_checkpoint(model: str) -> Path | None:
+    """The local checkpoint directory `model` names, or ``None`` when it is a hub id.
+
+    Raises:
+        ConfigError: `model` looks like a path (``/``, ``./``, ``~``, several ``/``) but does not
+            exist, or names a file instead of a directory.
+    """
+    path = Path(model).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ConfigError(f"model path {model!r} is a file; expected a checkpoint directory")
+        return path
+    if model.startswith((".", "~", "/")) or not _HUB_ID.match(model):
+        raise ConfigError(f"model path {model!r} does not exist")
+    return None
+
+
+def checkpoint_hash(directory: Path) -> str | None:
+    """``sha256:<hex>`` over the weight files of `directory` (names and bytes, sorted by name).
+
+    Returns ``None`` when the directory holds no weight file (see `WEIGHT_SUFFIXES`).
+    """
+    digest = tree_sha256(directory, suffixes=WEIGHT_SUFFIXES)
+    return None if digest is None else "sha256:" + digest
+
+
+def check_device_and_dtype(device: str, dtype: str) -> None:
+    """`ConfigError` for an unknown dtype or device name, or a CUDA device on a machine without one.
+
+    Imports torch only when a CUDA device is asked for.
+    """
+    if dtype not in DTYPES:
+        raise ConfigError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}")
+    if not _DEVICE.match(device):
+        raise ConfigError(f"unknown device {device!r}; use cpu, cuda or cuda:N")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r} requested but CUDA is not available")
