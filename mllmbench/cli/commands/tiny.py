@@ -8,13 +8,13 @@ written last: a directory without it is incomplete and `ensure_tiny` rebuilds it
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
 from mllmbench.adapters.base import Adapter
 from mllmbench.adapters.registry import load_adapter_class
-from mllmbench.core.errors import ConfigError
+from mllmbench.core.errors import ConfigError, MllmBenchError
+from mllmbench.core.jsonio import read_json, write_json_atomic
 from mllmbench.core.paths import default_tiny_dir
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def build_tiny(family: str, out_dir: Path | None = None, *, seed: int = 0) -> Pa
     marker = out_dir / MARKER
     marker.unlink(missing_ok=True)
     adapter_cls.build_tiny(out_dir, seed=seed)
-    marker.write_text(json.dumps({"family": family, "seed": seed}) + "\n", encoding="utf-8")
+    write_json_atomic(marker, {"family": family, "seed": seed})
     log.info("wrote tiny %s checkpoint (seed %d) to %s", family, seed, out_dir)
     return out_dir
 
@@ -40,8 +40,8 @@ def build_tiny(family: str, out_dir: Path | None = None, *, seed: int = 0) -> Pa
 def is_complete(out_dir: Path, family: str, seed: int = 0) -> bool:
     """Whether `out_dir` holds a finished tiny checkpoint of `family` built with `seed`."""
     try:
-        recorded = json.loads((out_dir / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        recorded = read_json(out_dir / MARKER, what="tiny checkpoint marker")
+    except (MllmBenchError, OSError):
         return False
     return isinstance(recorded, dict) and recorded.get("family") == family and recorded.get("seed") == seed
 
