@@ -103,3 +103,30 @@ def test_text_table() -> None:
     assert table.splitlines() == ["suite    value", "-------  -----", "vqa      57.3%", "caption   1.25"]
     with pytest.raises(ValueError, match="2 cells"):
         text_table(["a"], [("x", "y")])
+
+
+def test_run_summary_table_reads_dicts_and_objects() -> None:
+    from types import SimpleNamespace
+
+    from mllmbench.core.text_table import run_summary_table
+
+    suites = {
+        "vqa": {
+            "n_errors": 0,
+            "metrics": {
+                "vqa_accuracy": {"value": 57.25, "unit": "%", "ci_low": 50.0, "ci_high": 64.5, "n": 8}
+            },
+            "notes": {},
+        },
+        "caption": SimpleNamespace(
+            n_errors=1,
+            metrics={"Bleu_2": SimpleNamespace(value=4.056e-11, unit="", ci_low=1.9e-11, ci_high=6e-11, n=8)},
+            notes={"SPICE": "jar missing"},
+        ),
+    }
+    lines = run_summary_table(suites).splitlines()
+    assert lines[0].split() == ["suite", "metric", "value", "95%", "interval", "n", "errors"]
+    assert lines[2].split() == ["vqa", "vqa_accuracy", "57.3%", "[50.0%,", "64.5%]", "8", "0"]
+    assert lines[3].split() == ["caption", "Bleu_2", "<0.001", "[<0.001,", "<0.001]", "8", "1"]
+    assert lines[4].split()[:3] == ["caption", "SPICE", "n/a"]
+    assert not SCIENTIFIC.search("\n".join(lines))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from mllmbench.cli.main import main
+from mllmbench.core.formatting import format_metric
 from mllmbench.suites.metrics import image_features as imf
 from mllmbench.suites.metrics import inception_features as incf
 from mllmbench.suites.metrics.tiny_encoders import build_tiny_dinov2, build_tiny_inception_torchscript
@@ -83,7 +84,35 @@ def test_npy_features_json_equals_cleanfid(tmp_path: Path, capsys: pytest.Captur
     assert code == 0 and json.loads(out)["fid"] == pytest.approx(result["fid"], rel=1e-12)
 
     code, out, _ = _run(capsys, *args[:-1])
-    assert code == 0 and out.startswith("FID ") and f"{result['fid']:.6f}" in out
+    assert code == 0 and out.startswith("FID ") and f"FID  {format_metric('fid', result['fid'])} " in out
+    assert "e-" not in out and "KID" not in out
+
+
+def test_library_function_equals_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`score_fid` with typed options gives exactly what `score fid --json` prints."""
+    from mllmbench.suites.metrics.fid_inputs import FidOptions, score_fid
+
+    rng = np.random.default_rng(3)
+    np.save(tmp_path / "r.npy", rng.normal(size=(40, 6)))
+    np.save(tmp_path / "f.npy", rng.normal(size=(30, 6)) + 0.5)
+    options = FidOptions(kid=True, kid_subsets=10, kid_subset_size=20, seed=1)
+    direct = score_fid(tmp_path / "r.npy", tmp_path / "f.npy", options)
+    code, out, _ = _run(
+        capsys,
+        "--real",
+        str(tmp_path / "r.npy"),
+        "--fake",
+        str(tmp_path / "f.npy"),
+        "--kid",
+        "--kid-subsets",
+        "10",
+        "--kid-subset-size",
+        "20",
+        "--seed",
+        "1",
+        "--json",
+    )
+    assert code == 0 and json.loads(out) == json.loads(json.dumps(direct))
 
 
 def test_folders_with_tiny_dinov2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

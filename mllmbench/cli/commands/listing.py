@@ -6,6 +6,7 @@ import argparse
 
 from mllmbench.adapters.registry import load_adapter_class
 from mllmbench.core import registry
+from mllmbench.core.text_table import text_table
 from mllmbench.suites.registry import load_suite_class
 
 
@@ -14,19 +15,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("what", choices=["adapters", "suites"])
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
 def run(args: argparse.Namespace) -> int:
     """Print one row per registered adapter or suite (this imports their modules, not torch)."""
     if args.what == "adapters":
-        rows: list[tuple[str, ...]] = [
-            ("adapter", "connector", "generation", "capabilities", "package", "description")
-        ]
+        header: tuple[str, ...] = (
+            "adapter",
+            "connector",
+            "generation",
+            "capabilities",
+            "package",
+            "description",
+        )
+        rows: list[tuple[str, ...]] = []
         for e in registry.entries(registry.ADAPTER_GROUP):
             try:
                 cls = load_adapter_class(e.name)
@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
                 (e.name, str(cls.connector), str(cls.generation), caps, e.distribution, cls.description)
             )
     else:
-        rows = [("suite", "version", "requires", "metrics", "expected files", "description")]
+        header = ("suite", "version", "requires", "metrics", "expected files", "description")
+        rows = []
         for e in registry.entries(registry.SUITE_GROUP):
             try:
                 cls = load_suite_class(e.name)
@@ -59,5 +60,5 @@ def run(args: argparse.Namespace) -> int:
                     cls.description,
                 )
             )
-    print(_table(rows))
+    print(text_table(header, rows))
     return 0

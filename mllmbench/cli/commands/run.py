@@ -151,16 +151,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_summary(run_json: dict) -> str:  # type: ignore[type-arg]
-    """A plain-text table: suite, metric, value, interval, n."""
-    rows = [("suite", "metric", "value", "95% interval", "n", "errors")]
-    for suite, res in run_json.get("suites", {}).items():
-        for metric, mv in res.get("metrics", {}).items():
-            lo, hi = mv.get("ci_low"), mv.get("ci_high")
-            interval = f"[{lo:.4g}, {hi:.4g}]" if lo is not None and hi is not None else "-"
-            rows.append((suite, metric, f"{mv['value']:.4g}", interval, str(mv["n"]), str(res["n_errors"])))
-        for metric, note in res.get("notes", {}).items():
-            rows.append((suite, metric, "n/a", note[:60], "-", str(res["n_errors"])))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    """A plain-text table: suite, metric, value, interval, n (`core.text_table.run_summary_table`)."""
+    from mllmbench.core.text_table import run_summary_table
+
+    return run_summary_table(run_json.get("suites", {}))

@@ -6,6 +6,9 @@ import argparse
 import json
 import logging
 
+from mllmbench.core.formatting import format_metric
+from mllmbench.core.text_table import text_table
+
 log = logging.getLogger(__name__)
 
 
@@ -44,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_table(corpus: dict[str, float], notes: dict[str, str], n: int) -> str:
-    """A readable summary; unavailable metrics are listed with their reason."""
-    lines = [f"COCO caption metrics (pycocoevalcap 1.2 pipeline, {n} images)"]
-    lines.extend(f"  {name:<8} {value:.6f}" for name, value in corpus.items())
-    lines.extend(f"  {name:<8} unavailable: {reason}" for name, reason in notes.items())
-    return "\n".join(lines)
+    """A readable summary (three significant digits); unavailable metrics are listed with their reason."""
+    rows = [(name, format_metric(name, value)) for name, value in corpus.items()]
+    rows += [(name, f"unavailable: {reason}") for name, reason in notes.items()]
+    title = f"COCO caption metrics (pycocoevalcap 1.2 pipeline, {n} images)"
+    return title + "\n" + text_table(("metric", "value"), rows)

@@ -6,6 +6,9 @@ import argparse
 import json
 import logging
 
+from mllmbench.core.formatting import percent
+from mllmbench.core.text_table import text_table
+
 log = logging.getLogger(__name__)
 
 VARIANTS = ("official", "official_pre2021", "lmms_eval", "vlmevalkit")
@@ -50,12 +53,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_table(result: dict, n: int) -> str:  # type: ignore[type-arg]
-    """A readable summary: overall, then per answer type and per question type."""
-    lines = [
-        f"VQA accuracy (variant: {result['variant']}, {n} questions)",
-        f"  {'overall':<28} {result['overall']:6.2f}",
-    ]
-    for title, key in (("per answer type", "perAnswerType"), ("per question type", "perQuestionType")):
-        lines.append(f"{title}:")
-        lines.extend(f"  {name or '(none)':<28} {value:6.2f}" for name, value in sorted(result[key].items()))
-    return "\n".join(lines)
+    """A readable summary: overall, then per answer type and per question type (percent)."""
+    rows: list[tuple[str, str, str]] = [("overall", "", percent(result["overall"]))]
+    for group, key in (("answer type", "perAnswerType"), ("question type", "perQuestionType")):
+        rows.extend((group, name or "(none)", percent(value)) for name, value in sorted(result[key].items()))
+    title = f"VQA accuracy (variant: {result['variant']}, {n} questions)"
+    return title + "\n" + text_table(("group", "name", "accuracy"), rows, right=(2,))
