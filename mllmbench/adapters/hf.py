@@ -72,6 +72,15 @@ __all__ = [
 this package import them from here)."""
 
 
+def render_chat(owner: Any, messages: list[dict[str, Any]], *, missing: str) -> str:
+    """The one chat-template path: `messages` through ``owner.apply_chat_template`` (a processor
+    or a tokenizer), ending with the assistant prompt, as text. `ConfigError(missing)` when
+    `owner` has no chat template."""
+    if not getattr(owner, "chat_template", None):
+        raise ConfigError(missing)
+    return str(owner.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+
+
 class HFVisionLanguageAdapter(Adapter):
     """Images + text -> text through a transformers model and its processor, batched and greedy.
 
@@ -279,15 +288,13 @@ class HFVisionLanguageAdapter(Adapter):
 
         Override for checkpoints without a chat template (BLIP-2 style ``Question: … Answer:``).
         """
-        if not getattr(self.processor, "chat_template", None):
-            raise ConfigError(
-                f"checkpoint {self.model_id!r} has no chat template on its processor; "
-                f"adapter {self.name!r} needs one to build prompts"
-            )
         content: list[dict[str, str]] = [{"type": "image"} for _ in range(n_images)]
         content.append({"type": "text", "text": text})
-        messages = [{"role": "user", "content": content}]
-        return str(self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+        missing = (
+            f"checkpoint {self.model_id!r} has no chat template on its processor; "
+            f"adapter {self.name!r} needs one to build prompts"
+        )
+        return render_chat(self.processor, [{"role": "user", "content": content}], missing=missing)
 
     def processor_inputs(self, prompts: list[str], images: list[list[Image]]) -> Mapping[str, Any]:
         """Model inputs for a batch: ``processor(text=prompts, images=<flat list>)``, padded."""

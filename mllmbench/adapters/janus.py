@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mllmbench.adapters.hf import HFVisionLanguageAdapter
+from mllmbench.adapters.hf import HFVisionLanguageAdapter, render_chat
 from mllmbench.core.types import (
     Capability,
     Connector,
@@ -169,7 +169,7 @@ class JanusAdapter(HFVisionLanguageAdapter):
     def image_prompt(self, text: str) -> str:
         """The user turn through the chat template, ending with the assistant prompt."""
         messages = [{"role": "user", "content": [{"type": "text", "text": text}]}]
-        return str(self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+        return render_chat(self.processor, messages, missing=f"checkpoint {self.model_id!r} has no chat template")
 
     def image_generation_knobs(self, settings: ImageGenerationSettings) -> dict[str, Any]:
         """Guidance, temperature and top-k with Janus's defaults filled in."""

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mllmbench.adapters.hf import HFVisionLanguageAdapter
+from mllmbench.adapters.hf import HFVisionLanguageAdapter, render_chat
 from mllmbench.core.errors import ConfigError
 from mllmbench.core.hashing import sha256_of
 
@@ -55,12 +55,8 @@ class TextLLMStage(HFVisionLanguageAdapter):
 
     def render_prompt(self, text: str, n_images: int) -> str:
         """``[{"role": "user", "content": text}]`` through the tokenizer's chat template."""
-        if not getattr(self.tokenizer, "chat_template", None):
-            raise ConfigError(
-                f"text LLM {self.model_id!r} has no chat template; the expert pipeline needs one"
-            )
-        messages = [{"role": "user", "content": text}]
-        return str(self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+        missing = f"text LLM {self.model_id!r} has no chat template; the expert pipeline needs one"
+        return render_chat(self.tokenizer, [{"role": "user", "content": text}], missing=missing)
 
     def add_special_tokens(self, prompt: str) -> bool:
         """Whether tokenizing `prompt` adds BOS: not when the chat template wrote it already."""
