@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
+from mllmbench.core.config import RunConfig
 from mllmbench.core.types import (
     AdapterInfo,
     Capability,
@@ -83,6 +84,12 @@ class Adapter:
         self.dtype = dtype
         self.trust_remote_code = trust_remote_code
         self._info: AdapterInfo | None = None
+
+    @classmethod
+    def from_config(cls, config: RunConfig, *, device: str) -> Adapter:
+        """The adapter a run uses; adapters with options of their own (a server's URL, a prompt
+        format) override this to read them from `config`."""
+        return cls(config.model, device=device, dtype=config.dtype, trust_remote_code=config.trust_remote_code)
 
     # --- lifecycle -------------------------------------------------------------------------
     def load(self) -> None:
