@@ -12,6 +12,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "vqa": ("mllmbench.cli.commands.score_vqa", "VQAv2 accuracy (official evaluation)"),
     "caption": ("mllmbench.cli.commands.score_caption", "COCO caption metrics (pycocoevalcap)"),
     "fid": ("mllmbench.cli.commands.score_fid", "FID / KID between two image folders or feature files"),
+    "shapes-eval": ("mllmbench.cli.commands.score_shapes_eval", "GenEval-style scores of images for Shapes prompts (offline judge)"),
 }
 
 
