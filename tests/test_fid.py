@@ -18,6 +18,7 @@ from mllmbench.core.errors import InputError, MissingResourceError
 from mllmbench.suites.base import Sample
 from mllmbench.suites.metrics import image_features as imf
 from mllmbench.suites.metrics import inception_features as incf
+from mllmbench.suites.metrics.extractors import load_extractor
 from mllmbench.suites.metrics.fid import FIDMetric, KIDMetric
 from mllmbench.suites.metrics.frechet import (
     FeatureStats,
@@ -402,7 +403,7 @@ def test_clip_extractor_equals_cleanfid_clip_pipeline(tmp_path: Path) -> None:
     from mllmbench.suites.metrics.tiny_encoders import build_tiny_clip
 
     path = build_tiny_clip(tmp_path / "clip")
-    ext = imf.load_extractor(f"clip:{path}", device="cpu", batch_size=2)
+    ext = load_extractor(f"clip:{path}", device="cpu", batch_size=2)
     assert isinstance(ext, imf.ClipImageExtractor) and ext.dim == 16
     images = _images(19, 3, size=(40, 52))
     model = CLIPModel.from_pretrained(path).eval()
@@ -427,7 +428,7 @@ def test_clip_extractor_equals_cleanfid_clip_pipeline(tmp_path: Path) -> None:
         expected = model.visual_projection(model.vision_model(pixel_values=x).pooler_output).double().numpy()
     np.testing.assert_allclose(ext(images), expected, rtol=1e-5, atol=1e-6)
     with pytest.raises(ConfigError, match="Inception extractor only"):
-        imf.load_extractor(f"clip:{path}", mode="legacy_pytorch")
+        load_extractor(f"clip:{path}", mode="legacy_pytorch")
     assert ext([]).shape == (0, 16)
 
 
@@ -530,11 +531,11 @@ def test_missing_inception_weights_message(tmp_path: Path, monkeypatch: pytest.M
 
 def test_missing_hf_model_dir(tmp_path: Path) -> None:
     with pytest.raises(MissingResourceError, match="never downloads"):
-        imf.load_extractor(f"dinov2:{tmp_path / 'absent'}")
+        load_extractor(f"dinov2:{tmp_path / 'absent'}")
     from mllmbench.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="unknown extractor"):
-        imf.load_extractor("vgg")
+        load_extractor("vgg")
 
 
 def test_list_image_files_rules(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
 """What the text-to-image suite scores, and how a user chooses the extractors and the CLIP model.
 
-Choices come from the environment, read when the suite is used (never at import), and are
-recorded in ``run.json`` (``scoring`` and every value's ``context``):
+Choices come from the run's settings (``--fid-extractor``, ``--fid-mode``, ``--clip-model``:
+`RunConfig` fields, part of the run identity), else from the environment, read when the suite is
+used (never at import); the resolved values are recorded in ``run.json`` (``config``,
+``scoring`` and every value's ``context``):
 
 * ``MLLMBENCH_FID_EXTRACTOR``: comma-separated feature extractors for the distribution metrics,
   default ``inception``. ``inception`` gives ``fid`` and ``kid`` exactly as clean-fid computes
@@ -68,7 +70,7 @@ class ExtractorChoice:
 
     @property
     def spec(self) -> str:
-        """The `image_features.load_extractor` spec."""
+        """The `extractors.load_extractor` spec."""
         return self.kind if self.path is None else f"{self.kind}:{self.path}"
 
     @property
@@ -117,18 +119,39 @@ class T2IMetricConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> T2IMetricConfig:
         """Read `FID_EXTRACTOR_ENV`, `FID_MODE_ENV` and `CLIP_MODEL_ENV` (see the module docstring)."""
+        return cls.resolve(environ=environ)
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        extractor: str | None = None,
+        mode: str | None = None,
+        clip_model: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> T2IMetricConfig:
+        """The run's choices (``--fid-extractor``, ``--fid-mode``, ``--clip-model``); each one left
+        None comes from its environment variable, else the default."""
         from mllmbench.suites.metrics.image_features import ResizeMode
 
         env = os.environ if environ is None else environ
-        mode = env.get(FID_MODE_ENV) or ResizeMode.CLEAN.value
+        mode = mode or env.get(FID_MODE_ENV) or ResizeMode.CLEAN.value
         if mode not in {m.value for m in ResizeMode}:
             raise ConfigError(f"{FID_MODE_ENV}={mode!r}: use one of {', '.join(m.value for m in ResizeMode)}")
-        clip = env.get(CLIP_MODEL_ENV)
+        clip = clip_model or env.get(CLIP_MODEL_ENV)
         return cls(
-            extractors=parse_extractors(env.get(FID_EXTRACTOR_ENV) or DEFAULT_EXTRACTORS),
+            extractors=parse_extractors(extractor or env.get(FID_EXTRACTOR_ENV) or DEFAULT_EXTRACTORS),
             mode=mode,
             clip_model=str(Path(clip).expanduser()) if clip else None,
         )
+
+    def settings(self) -> dict[str, str | None]:
+        """The resolved choices as `RunConfig` fields (``fid_extractor``, ``fid_mode``, ``clip_model``)."""
+        return {
+            "fid_extractor": ",".join(c.spec for c in self.extractors) or "none",
+            "fid_mode": self.mode,
+            "clip_model": self.clip_model,
+        }
 
     def check(self, suite: str) -> None:
         """Find every configured weight file now; `MissingResourceError` names what is missing."""
@@ -218,7 +241,7 @@ class FrechetKernelMetric(_GeneratedImages):
 
     def load_extractor(self) -> FeatureExtractor:
         """The configured extractor (clean-fid mode for Inception, default preprocessing otherwise)."""
-        from mllmbench.suites.metrics.image_features import load_extractor
+        from mllmbench.suites.metrics.extractors import load_extractor
 
         mode = self.mode if self.choice.kind == "inception" else None
         return load_extractor(self.choice.spec, mode=mode, batch_size=self.batch_size)

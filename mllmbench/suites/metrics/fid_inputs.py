@@ -177,8 +177,8 @@ def score_fid(real: str | Path, fake: str | Path, options: FidOptions | None = N
     cached unless ``options.use_cache`` is off), a ``.npy`` N x D feature matrix or a ``.npz``
     of statistics. Bad input raises `InputError` naming the side and the file.
     """
+    from mllmbench.suites.metrics.extractors import load_extractor
     from mllmbench.suites.metrics.frechet import fd_from_stats, frechet_distance, kernel_distance
-    from mllmbench.suites.metrics.image_features import load_extractor
 
     options = options or FidOptions()
     extractor: list[FeatureExtractor] = []

@@ -4,7 +4,8 @@ One small interface, `FeatureExtractor`: ``info`` (name, dim, weights hash, prep
 ``__call__(images) -> float64 (N, d)``, where images are a uint8 NHWC array or a list of PIL
 images. Three families:
 
-* `inception_features.InceptionExtractor`: clean-fid's Inception-v3 (the TF 2015-12-05
+* `inception_features.InceptionExtractor` (its own module, which imports this one; build any
+  of the three from a spec with `extractors.load_extractor`): clean-fid's Inception-v3 (the TF 2015-12-05
   weights) with clean-fid's three preprocessing modes (`ResizeMode`).
 * `ClipImageExtractor`: a local transformers ``CLIPModel`` (CLIP-FID), preprocessed as clean-fid
   does for its CLIP features (bicubic short-side resize, centre crop, CLIP mean/std).
@@ -301,40 +302,6 @@ class Dinov2Extractor(FeatureExtractor):
                 pooled = self._model(pixel_values=x.to(self.device)).pooler_output
                 out.append(pooled.detach().cpu().double().numpy())
         return np.concatenate(out, axis=0)
-
-
-def load_extractor(
-    spec: str,
-    *,
-    mode: ResizeMode | str | None = None,
-    inception_weights: str | Path | None = None,
-    device: str | None = None,
-    batch_size: int = 64,
-) -> FeatureExtractor:
-    """Build an extractor from ``inception``, ``clip:PATH`` or ``dinov2:PATH``.
-
-    `mode` is the clean-fid mode for Inception (default ``clean``); for DINOv2 ``clean`` selects
-    dgm-eval's clean resize (default: its torchvision resize); CLIP has one preprocessing.
-    """
-    kind, _, path = spec.partition(":")
-    if kind == "inception" and not path:
-        from mllmbench.suites.metrics.inception_features import InceptionExtractor
-
-        return InceptionExtractor(
-            ResizeMode(mode or ResizeMode.CLEAN), inception_weights, device=device, batch_size=batch_size
-        )
-    if kind in ("clip", "dinov2") and path:
-        if kind == "clip":
-            if mode not in (None, ResizeMode.CLEAN.value):
-                raise ConfigError(f"mode {mode} applies to the Inception extractor only, not to clip")
-            return ClipImageExtractor(path, device=device, batch_size=batch_size)
-        if mode not in (None, ResizeMode.CLEAN.value):
-            raise ConfigError(
-                f"mode {mode} applies to the Inception extractor only; dinov2 accepts only 'clean'"
-            )
-        resize = DinoResize.CLEAN if mode == ResizeMode.CLEAN.value else DinoResize.TORCHVISION
-        return Dinov2Extractor(path, resize, device=device, batch_size=batch_size)
-    raise ConfigError(f"unknown extractor {spec!r}: use inception, clip:PATH or dinov2:PATH")
 
 
 def list_image_files(folder: str | Path) -> list[Path]:
