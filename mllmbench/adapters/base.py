@@ -61,7 +61,9 @@ class Adapter:
     """Base class for every adapter. Subclasses set the class variables and implement `load`.
 
     Subclasses implement `understand` (and/or `generate_images`) and, to support
-    ``mllm-bench tiny FAMILY``, the classmethod `build_tiny`.
+    ``mllm-bench tiny FAMILY`` and the adapter contract test, the classmethod `build_tiny`
+    (built-in families delegate to their recipe in `mllmbench.adapters.tiny`). An adapter that
+    cannot have a tiny checkpoint says why in `tiny_recipe_reason`.
     """
 
     name: ClassVar[str] = ""
@@ -70,6 +72,10 @@ class Adapter:
     description: ClassVar[str] = ""
     connector: ClassVar[Connector] = Connector.NONE
     generation: ClassVar[GenerationParadigm] = GenerationParadigm.NONE
+    tiny_recipe_reason: ClassVar[str | None] = None
+    """Why this adapter has no `build_tiny` recipe (e.g. it talks to a server); ``None`` when it has one.
+
+    The contract test over every registered adapter fails for an adapter with neither."""
 
     def __init__(
         self,
@@ -129,3 +135,8 @@ class Adapter:
     def build_tiny(cls, out_dir: Path, *, seed: int = 0) -> Path:
         """Write a tiny random checkpoint of this family to `out_dir` with `save_pretrained`."""
         raise NotImplementedError(f"adapter {cls.name!r} has no tiny checkpoint recipe")
+
+    @classmethod
+    def has_tiny_recipe(cls) -> bool:
+        """Whether this class (or a base below `Adapter`) overrides `build_tiny`."""
+        return getattr(cls.build_tiny, "__func__", None) is not Adapter.build_tiny.__func__

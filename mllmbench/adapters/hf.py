@@ -239,8 +239,6 @@ class HFVisionLanguageAdapter(Adapter):
         inputs = inputs.to(self.device, dtype=getattr(torch, self.dtype))
         self._synchronize()
         preprocess_seconds = time.perf_counter() - preprocess_start
-        image_tokens = self.count_image_tokens(inputs)
-        input_tokens = self._count_input_tokens(inputs)
 
         torch.manual_seed(settings.seed)
         profiler = GenerateProfiler(self.device, self.timed_modules())
@@ -251,35 +249,40 @@ class HFVisionLanguageAdapter(Adapter):
             sequences = self.model.generate(**inputs, **generate_kwargs)
         self._synchronize()
         seconds = time.perf_counter() - start
-        times = profiler.times()
 
         eos_ids = self._eos_token_ids()
         rows = [list(map(int, row)) for row in self.new_token_rows(sequences, inputs)]
         lengths = [count_output_tokens(row, eos_ids) for row in rows]
         texts = self.decode([row[:n] for row, n in zip(rows, lengths, strict=True)])
+        usages = self._usages(inputs, lengths, seconds, preprocess_seconds, profiler.times())
         return [
-            UnderstandResponse(
-                text=text,
-                prompt=prompt,
-                usage=Usage(
-                    input_tokens=n_in,
-                    output_tokens=n_out,
-                    image_tokens=n_img,
-                    batch_seconds=seconds,
-                    batch_size=len(batch),
-                    profile=GenerationProfile(
-                        preprocess_seconds=preprocess_seconds,
-                        prefill_seconds=times.prefill_seconds,
-                        decode_seconds=times.decode_seconds,
-                        vision_seconds=times.vision_seconds,
-                        token_seconds=times.step_seconds[:n_out],
-                        clock=times.clock,
-                    ),
+            UnderstandResponse(text=text, prompt=prompt, usage=usage)
+            for text, prompt, usage in zip(texts, prompts, usages, strict=True)
+        ]
+
+    def _usages(
+        self, inputs: Any, lengths: list[int], seconds: float, preprocess_seconds: float, times: Any
+    ) -> list[Usage]:
+        """Per sample: token counts (input, output, image) and the batch's profile."""
+        image_tokens = self.count_image_tokens(inputs)
+        input_tokens = self._count_input_tokens(inputs)
+        return [
+            Usage(
+                input_tokens=n_in,
+                output_tokens=n_out,
+                image_tokens=n_img,
+                batch_seconds=seconds,
+                batch_size=len(lengths),
+                profile=GenerationProfile(
+                    preprocess_seconds=preprocess_seconds,
+                    prefill_seconds=times.prefill_seconds,
+                    decode_seconds=times.decode_seconds,
+                    vision_seconds=times.vision_seconds,
+                    token_seconds=times.step_seconds[:n_out],
+                    clock=times.clock,
                 ),
             )
-            for text, prompt, n_in, n_out, n_img in zip(
-                texts, prompts, input_tokens, lengths, image_tokens, strict=True
-            )
+            for n_in, n_out, n_img in zip(input_tokens, lengths, image_tokens, strict=True)
         ]
 
     # --- family hooks ----------------------------------------------------------------------

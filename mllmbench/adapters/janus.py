@@ -114,57 +114,53 @@ class JanusAdapter(HFVisionLanguageAdapter):
         """
         if not batch:
             return []
+        knobs = self.image_generation_knobs(settings)
+        config = self._image_generation_config(knobs)
+        return [self._draw_one(request, knobs, config) for request in batch]
+
+    def _draw_one(self, request: GenerateRequest, knobs: dict[str, Any], config: Any) -> GenerateResponse:
+        """One prompt through ``generate(generation_mode="image")`` and the VQ decoder."""
         import torch
 
         model, processor = self.model, self.processor
-        knobs = self.image_generation_knobs(settings)
-        config = self._image_generation_config(knobs)
         n_tokens = int(model.model.vision_model.config.num_image_tokens)
-        responses = []
-        for request in batch:
-            prompt = self.image_prompt(request.text)
-            start = time.perf_counter()
-            inputs = processor(text=[prompt], generation_mode="image", return_tensors="pt").to(self.device)
-            torch.manual_seed(request.seed)
-            with torch.inference_mode(), _ForwardRows(model.model.language_model) as rows:
-                codes = model.generate(**inputs, generation_config=config, generation_mode="image")
-                self._synchronize()
-                generated = time.perf_counter()
-                pixels = model.decode_image_tokens(codes)
-            images = self.postprocess_images(pixels)
-            seconds = time.perf_counter() - start
-            multiplier = rows.rows // max(1, rows.calls)
-            responses.append(
-                GenerateResponse(
-                    images=tuple(images),
-                    prompt=prompt + processor.image_start_token,
-                    settings={
-                        "num_inference_steps": None,
-                        "guidance_scale": knobs["guidance_scale"],
-                        "temperature": knobs["temperature"],
-                        "top_k": knobs["top_k"],
-                        "width": images[0].size[0],
-                        "height": images[0].size[1],
-                        "seed": request.seed,
-                        "decoding": "sampling",
-                        "image_tokens": int(codes.shape[1]),
-                    },
-                    usage=GenerateUsage(
-                        batch_seconds=seconds,
-                        batch_size=1,
-                        steps=n_tokens,
-                        nfe=n_tokens * multiplier,
-                        guidance_multiplier=multiplier,
-                        input_tokens=int(inputs["input_ids"].shape[1]),
-                        image_tokens=int(codes.shape[1]),
-                        stage_seconds={
-                            "generate": generated - start,
-                            "decode": time.perf_counter() - generated,
-                        },
-                    ),
-                )
-            )
-        return responses
+        prompt = self.image_prompt(request.text)
+        start = time.perf_counter()
+        inputs = processor(text=[prompt], generation_mode="image", return_tensors="pt").to(self.device)
+        torch.manual_seed(request.seed)
+        with torch.inference_mode(), _ForwardRows(model.model.language_model) as rows:
+            codes = model.generate(**inputs, generation_config=config, generation_mode="image")
+            self._synchronize()
+            generated = time.perf_counter()
+            pixels = model.decode_image_tokens(codes)
+        images = self.postprocess_images(pixels)
+        end = time.perf_counter()
+        multiplier = rows.rows // max(1, rows.calls)
+        return GenerateResponse(
+            images=tuple(images),
+            prompt=prompt + processor.image_start_token,
+            settings={
+                "num_inference_steps": None,
+                "guidance_scale": knobs["guidance_scale"],
+                "temperature": knobs["temperature"],
+                "top_k": knobs["top_k"],
+                "width": images[0].size[0],
+                "height": images[0].size[1],
+                "seed": request.seed,
+                "decoding": "sampling",
+                "image_tokens": int(codes.shape[1]),
+            },
+            usage=GenerateUsage(
+                batch_seconds=end - start,
+                batch_size=1,
+                steps=n_tokens,
+                nfe=n_tokens * multiplier,
+                guidance_multiplier=multiplier,
+                input_tokens=int(inputs["input_ids"].shape[1]),
+                image_tokens=int(codes.shape[1]),
+                stage_seconds={"generate": generated - start, "decode": end - generated},
+            ),
+        )
 
     def image_prompt(self, text: str) -> str:
         """The user turn through the chat template, ending with the assistant prompt."""

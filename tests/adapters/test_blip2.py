@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from mllmbench.adapters.blip2 import PROMPT_FORMAT, Blip2Adapter
-from mllmbench.adapters.hf import checkpoint_hash
 from mllmbench.adapters.tiny.blip2 import QUERY_TOKENS as TINY_QUERY_TOKENS
 from mllmbench.core.errors import ConfigError, InputError
 from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
     check_batching,
     check_fidelity,
-    check_understanding_contract,
     sample_requests,
     synthetic_image,
 )
@@ -26,9 +24,9 @@ SETTINGS = GenerationSettings(max_new_tokens=8)
 
 
 @pytest.fixture(scope="module")
-def tiny_blip2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random BLIP-2 checkpoint built once for this module."""
-    return Blip2Adapter.build_tiny(tmp_path_factory.mktemp("tiny-blip2"), seed=0)
+def tiny_blip2_dir(tiny_checkpoint: Callable[[str], Path]) -> Path:
+    """The session's tiny blip2 checkpoint (shared: copy it before changing files)."""
+    return tiny_checkpoint("blip2")
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +35,6 @@ def blip2_adapter(tiny_blip2_dir: Path) -> Iterator[Blip2Adapter]:
     adapter = Blip2Adapter(str(tiny_blip2_dir))
     adapter.load()
     yield adapter
-    adapter.close()
-
-
-def test_contract(tiny_blip2_dir: Path) -> None:
-    adapter = check_understanding_contract(Blip2Adapter, tiny_blip2_dir)
     adapter.close()
 
 
@@ -103,39 +96,11 @@ def test_batch_of_eight_equals_one_at_a_time(blip2_adapter: Blip2Adapter) -> Non
     assert len({r.usage.input_tokens for r in batched}) > 1
 
 
-def test_output_depends_on_the_image(blip2_adapter: Blip2Adapter) -> None:
-    import torch
-
-    processor, model = blip2_adapter.processor, blip2_adapter.model
-    prompt = blip2_adapter.render_prompt("What colour is the circle?", 1)
-    logits = []
-    for index in (0, 1):
-        inputs = processor(text=[prompt], images=[synthetic_image(index)], return_tensors="pt")
-        with torch.inference_mode():
-            logits.append(model(**inputs).logits[0, -1])
-    # Relative to the logits' scale (small in a random OPT): a dead image path gives ~1e-7.
-    change = (logits[0] - logits[1]).abs().max() / logits[0].abs().max()
-    assert change.item() > 1e-2
-    same_question = [
-        UnderstandRequest(f"s{i}", (synthetic_image(i),), "What colour is the circle?") for i in range(6)
-    ]
-    answers = {r.text for r in blip2_adapter.understand(same_question, SETTINGS)}
-    assert len(answers) > 1, f"six different images gave one answer: {answers}"
-
-
 @pytest.mark.parametrize("n_images", [0, 2])
 def test_requests_need_exactly_one_image(blip2_adapter: Blip2Adapter, n_images: int) -> None:
     images = tuple(synthetic_image(i) for i in range(n_images))
     with pytest.raises(InputError, match=r"sample 'bad'.*exactly one image.*got " + str(n_images)):
         blip2_adapter.understand([*sample_requests(1), UnderstandRequest("bad", images, "Hi?")], SETTINGS)
-
-
-def test_tiny_build_is_deterministic(tmp_path: Path, tiny_blip2_dir: Path) -> None:
-    again = Blip2Adapter.build_tiny(tmp_path / "again", seed=0)
-    other = Blip2Adapter.build_tiny(tmp_path / "other", seed=1)
-    for name in ("model.safetensors", "tokenizer.json", "config.json", "processor_config.json"):
-        assert (again / name).read_bytes() == (tiny_blip2_dir / name).read_bytes(), name
-    assert checkpoint_hash(again) == checkpoint_hash(tiny_blip2_dir) != checkpoint_hash(other)
 
 
 def test_processor_config_without_num_query_tokens_uses_the_model_config(

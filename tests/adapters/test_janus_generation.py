@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +31,9 @@ SETTINGS = ImageGenerationSettings()
 
 
 @pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return JanusAdapter.build_tiny(tmp_path_factory.mktemp("tiny-janus-gen"), seed=0)
+def tiny_dir(tiny_checkpoint: Callable[[str], Path]) -> Path:
+    """The session's tiny janus checkpoint (shared: copy it before changing files)."""
+    return tiny_checkpoint("janus")
 
 
 @pytest.fixture(scope="module")

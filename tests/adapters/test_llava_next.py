@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,6 @@ from mllmbench.core.types import GenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
     check_batching,
     check_fidelity,
-    check_understanding_contract,
     sample_requests,
     synthetic_image,
 )
@@ -36,9 +35,9 @@ ANYRES_TOKENS = {
 
 
 @pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random LLaVA-NeXT checkpoint built once for this module."""
-    return LlavaNextAdapter.build_tiny(tmp_path_factory.mktemp("tiny-llava-next"), seed=0)
+def tiny_dir(tiny_checkpoint: Callable[[str], Path]) -> Path:
+    """The session's tiny llava_next checkpoint (shared: copy it before changing files)."""
+    return tiny_checkpoint("llava_next")
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +47,6 @@ def adapter(tiny_dir: Path) -> Iterator[LlavaNextAdapter]:
     loaded.load()
     yield loaded
     loaded.close()
-
-
-def test_contract(tiny_dir: Path) -> None:
-    check_understanding_contract(LlavaNextAdapter, tiny_dir).close()
 
 
 def test_prompt_follows_the_llava_v16_mistral_template(adapter: LlavaNextAdapter) -> None:
@@ -117,23 +112,6 @@ def test_batch_of_eight_equals_one_at_a_time(adapter: LlavaNextAdapter) -> None:
     batched = check_batching(adapter, requests, SETTINGS)
     # Different image sizes give different tile counts and token counts inside one batch.
     assert len({r.usage.image_tokens for r in batched}) > 1
-
-
-def test_output_depends_on_the_image(adapter: LlavaNextAdapter) -> None:
-    import torch
-
-    prompt = adapter.render_prompt("What colour is the circle?", 1)
-    logits = []
-    for index in (0, 2):  # same size, different content
-        inputs = adapter.processor(text=[prompt], images=[synthetic_image(index)], return_tensors="pt")
-        with torch.inference_mode():
-            logits.append(adapter.model(**inputs).logits[0, -1])
-    assert (logits[0] - logits[1]).abs().max().item() > 1e-2
-    same_question = [
-        UnderstandRequest(f"s{i}", (synthetic_image(i),), "What colour is the circle?") for i in range(6)
-    ]
-    answers = {r.text for r in adapter.understand(same_question, SETTINGS)}
-    assert len(answers) > 1, f"six different images gave one answer: {answers}"
 
 
 def test_tiny_command_is_deterministic(

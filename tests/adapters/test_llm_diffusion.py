@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,6 @@ from mllmbench.adapters.tiny.llm_diffusion import REWRITE_MAX_NEW_TOKENS as TINY
 from mllmbench.core.errors import ConfigError
 from mllmbench.core.types import GenerationSettings, ImageGenerationSettings, UnderstandRequest
 from mllmbench.testing.adapter_contract import (
-    check_generation_contract,
     generation_requests,
     pixel_difference,
 )
@@ -30,9 +29,9 @@ BATCH_TOLERANCE = 2
 
 
 @pytest.fixture(scope="module")
-def tiny_pair(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny LLM + diffusion pairing, built once for this module."""
-    return LLMDiffusionAdapter.build_tiny(tmp_path_factory.mktemp("tiny-llm-diffusion"), seed=0)
+def tiny_pair(tiny_checkpoint: Callable[[str], Path]) -> Path:
+    """The session's tiny llm_diffusion checkpoint (shared: copy it before changing files)."""
+    return tiny_checkpoint("llm_diffusion")
 
 
 @pytest.fixture(scope="module")
@@ -41,21 +40,6 @@ def adapter(tiny_pair: Path) -> Iterator[LLMDiffusionAdapter]:
     a.load()
     yield a
     a.close()
-
-
-def test_contract(tiny_pair: Path) -> None:
-    adapter = check_generation_contract(
-        LLMDiffusionAdapter, tiny_pair, SETTINGS, batch_tolerance=BATCH_TOLERANCE
-    )
-    info = adapter.info
-    assert (
-        str(info.paradigm.generation) == "llm_conditioned_diffusion"
-        and str(info.paradigm.connector) == "none"
-    )
-    assert info.paradigm.llm_backbone == "LlamaModel" and info.paradigm.vision_encoder == "AutoencoderKL"
-    params = info.parameters
-    assert params["total"] == params["llm"] + params["text_encoder"] + params["denoiser"] + params["vae"]
-    adapter.close()
 
 
 def test_both_stages_are_what_each_model_does_alone(adapter: LLMDiffusionAdapter, tiny_pair: Path) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -84,24 +84,21 @@ def build_tiny_tokenizer(
     """Train a byte-level BPE tokenizer offline and wrap it for transformers.
 
     Args:
-        bos_token: Beginning-of-sequence token (``None``: the family has none).
-        eos_token: End-of-sequence token.
-        pad_token: Padding token.
+        bos_token, eos_token, pad_token: The family's BOS, EOS and padding tokens (``None``: none).
         unk_token: Unknown token (byte-level BPE never needs it; kept for processors that read it).
         extra_special_tokens: The family's other special tokens (skipped when decoding). A mapping
             such as ``{"image_token": "<image>"}`` also makes each one a tokenizer attribute
             (``tokenizer.image_token``), which some processors read.
         added_tokens: Tokens that must be single ids but stay visible when decoding.
         add_bos_token: Prepend the BOS token to every encoded text, as Llama-style tokenizers do.
-        vocab_size: Target vocabulary size, special and added tokens included in the count of the
-            trainer (the 256 byte symbols are always present).
+        vocab_size: Target vocabulary size of the trainer, special tokens included (the 256 byte
+            symbols are always present).
         extra_corpus: More training sentences, appended to `default_corpus`.
 
     Returns:
         A `PreTrainedTokenizerFast` whose special tokens have the lowest ids, in the order
         unk, bos, eos, pad, then the extra special tokens.
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     extras = list(
@@ -110,16 +107,7 @@ def build_tiny_tokenizer(
     named = [t for t in (unk_token, bos_token, eos_token, pad_token) if t is not None]
     specials = list(dict.fromkeys(named + extras))
 
-    backend = Tokenizer(models.BPE())
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=specials,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    backend.train_from_iterator(default_corpus() + list(extra_corpus), trainer=trainer)
+    backend = _train_bpe(specials, vocab_size, default_corpus() + list(extra_corpus))
 
     special_kwargs = {
         "bos_token": bos_token,
@@ -141,3 +129,20 @@ def build_tiny_tokenizer(
     if added_tokens:
         tokenizer.add_tokens(list(added_tokens))
     return tokenizer
+
+
+def _train_bpe(specials: list[str], vocab_size: int, corpus: list[str]) -> Any:
+    """A byte-level BPE `tokenizers.Tokenizer` trained on `corpus`, `specials` first in the vocabulary."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    backend.train_from_iterator(corpus, trainer=trainer)
+    return backend
