@@ -137,7 +137,7 @@ def test_memory_tracker_takes_the_cuda_path_only_on_cuda(monkeypatch: pytest.Mon
 @pytest.mark.parametrize("method", ["vmhwm", "polled"])
 def test_peak_rss_sees_a_transient_allocation(monkeypatch: pytest.MonkeyPatch, method: str) -> None:
     if method == "polled":
-        monkeypatch.setattr(profiling, "_reset_vmhwm", lambda: False)
+        monkeypatch.setattr("mllmbench.core.memory._reset_vmhwm", lambda: False)
     elif not profiling._reset_vmhwm():
         pytest.skip("this kernel does not let a process reset its peak RSS")
     with profiling.MemoryTracker("cpu") as idle:
@@ -371,8 +371,8 @@ def efficiency_run(tmp_path_factory: pytest.TempPathFactory, tiny_llava: Path, s
 
 def test_run_logs_timing_and_memory_for_every_suite(efficiency_run: dict) -> None:
     lines = efficiency_run["lines"]
-    assert sum(r["task"] == "vqa" for r in lines) == 8
-    assert sum(r["task"] == "efficiency" for r in lines) == 2 * EfficiencySuite.repetitions * 8
+    assert sum(r["suite"] == "vqa" for r in lines) == 8
+    assert sum(r["suite"] == "efficiency" for r in lines) == 2 * EfficiencySuite.repetitions * 8
     for rec in lines:
         t = rec["timing"]
         assert t["clock"] == "perf_counter" and t["call_seconds"] >= t["batch_seconds"] > 0

@@ -17,7 +17,7 @@ from mllmbench.suites.vqa_suite import VQAFormatSuite
 
 SAMPLE_FIELDS = {
     "sample_id",
-    "task",
+    "suite",
     "image",
     "prompt",
     "output",
@@ -67,7 +67,7 @@ def test_sample_log_has_every_field(vqa_run: Path, shapes_dir: Path) -> None:
     by_id = {str(q["question_id"]): q for q in questions}
     for rec in lines:
         assert rec.keys() >= SAMPLE_FIELDS
-        assert rec["error"] is None and rec["task"] == "vqa"
+        assert rec["error"] is None and rec["suite"] == "vqa"
         q = by_id[rec["sample_id"]]
         # The recorded prompt is the chat-templated text around the suite's wording of this question.
         assert q["question"] in rec["prompt"] and rec["prompt"].startswith("USER: <image>")
@@ -80,7 +80,7 @@ def test_sample_log_has_every_field(vqa_run: Path, shapes_dir: Path) -> None:
 
 def test_run_json_has_metrics_and_provenance(vqa_run: Path) -> None:
     run = json.loads((vqa_run / "run.json").read_text())
-    assert run["schema_version"] == 1 and run["status"] == "ok"
+    assert run["schema_version"] == 2 and run["status"] == "ok"
     assert len(run["run_id"]) == 12
     assert run["adapter"]["paradigm"]["connector"] == "mlp"
     assert run["adapter"]["visual_tokens_per_image"] == 16

@@ -264,12 +264,9 @@ def test_images_are_saved_and_linked_with_seed_and_knobs(t2i_run: Path) -> None:
     assert [r["sample_id"] for r in lines] == [str(i) for i in range(1, LIMIT + 1)]
     for rec in lines:
         sid = rec["sample_id"]
-        assert rec["error"] is None and rec["task"] == "t2i"
-        assert (
-            rec["generated_images"] == [f"images/t2i/{sid}_0.png"]
-            and rec["answer"] == rec["generated_images"][0]
-        )
-        with Image.open(t2i_run / rec["answer"]) as im:
+        assert rec["error"] is None and rec["suite"] == "t2i"
+        assert rec["generated_images"] == [f"images/t2i/{sid}_0.png"] and rec["answer"] is None
+        with Image.open(t2i_run / rec["generated_images"][0]) as im:
             assert im.format == "PNG" and im.size == (32, 32)
         assert rec["seed"] == derive_seed(0, "t2i", sid)
         settings = rec["generation"]["settings"]
@@ -299,7 +296,7 @@ def test_metrics_equal_the_metric_functions_on_the_saved_images(
 
     metrics = json.loads((t2i_run / "run.json").read_text())["suites"]["t2i"]["metrics"]
     lines = _lines(t2i_run)
-    generated = [np.array(open_rgb(t2i_run / r["answer"])) for r in lines]
+    generated = [np.array(open_rgb(t2i_run / r["generated_images"][0])) for r in lines]
     extractor = Dinov2Extractor(encoders["dinov2"], device="cpu")
     reference = folder_features(small_shapes / "images", extractor, keep_features=True)
     assert reference.n == N_IMAGES
@@ -318,7 +315,7 @@ def test_metrics_equal_the_metric_functions_on_the_saved_images(
     for name, convention in (("clip_score", TORCHMETRICS), ("clipscore", CLIPSCORE)):
         direct = CLIPScoreMetric(scorer, convention)
         for rec in lines:
-            direct.update(Sample(rec["sample_id"], (), rec["text"]), str(t2i_run / rec["answer"]))
+            direct.update(Sample(rec["sample_id"], (), rec["text"]), str(t2i_run / rec["generated_images"][0]))
         assert metrics[name]["value"] == pytest.approx(direct.compute().values["clip_score"].value, rel=1e-9)
         assert metrics[name]["context"]["convention"]["name"] == convention.name
     for name in ("images_per_second", "nfe", "image_tokens", "seconds_per_image_draw", "peak_rss"):
@@ -366,7 +363,7 @@ def test_same_seed_same_image_and_resume_draws_nothing(
     again = tmp_path / "again"
     assert _run_t2i(tiny_sd, small_shapes, again, env, "--no-report") == 0
     for rec in _lines(t2i_run):
-        assert (again / rec["answer"]).read_bytes() == (t2i_run / rec["answer"]).read_bytes()
+        assert (again / rec["generated_images"][0]).read_bytes() == (t2i_run / rec["generated_images"][0]).read_bytes()
     notes = json.loads((again / "run.json").read_text())["suites"]["t2i"]["notes"]
     assert "clip_score" in notes and CLIP_MODEL_ENV in notes["clip_score"]
     # Running the same command again resumes: every sample is done, no image is redrawn.
@@ -446,7 +443,7 @@ def test_generation_knobs_from_the_command_line_reach_the_pipeline(
     settings = rec["generation"]["settings"]
     assert settings["num_inference_steps"] == 3 and settings["guidance_scale"] == 1.0
     assert rec["generation"]["nfe"] == 3  # guidance 1.0 turns classifier-free guidance off
-    with Image.open(out / rec["answer"]) as im:
+    with Image.open(out / rec["generated_images"][0]) as im:
         assert im.size == (16, 16)
     config = json.loads((out / "run.json").read_text())["config"]
     assert (config["steps"], config["guidance"], config["image_size"]) == (3, 1.0, 16)

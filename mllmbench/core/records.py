@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Version of ``run.json`` and of every ``samples.jsonl`` line (2: ``suite`` instead of ``task``,
+generated images in ``generated_images`` with ``answer`` text or None, ``n_unparsed`` per suite)."""
 
 SAMPLES_FILE = "samples.jsonl"
 SAMPLE_SCORES_FILE = "sample_scores.jsonl"
@@ -24,7 +26,8 @@ class SampleRecord:
     """One line of ``samples.jsonl``."""
 
     sample_id: str
-    task: str
+    suite: str
+    """The suite's registry name (``task`` in schema 1)."""
     image: str | list[str] | None
     """Image path, or a list of paths for multi-image samples."""
     prompt: str | None
@@ -32,7 +35,7 @@ class SampleRecord:
     output: str | None
     """Generated text, decoded with special tokens skipped."""
     answer: str | None
-    """What was extracted from `output` for scoring."""
+    """What was extracted from `output` for scoring: always text, None for generated images."""
     references: list[str]
     scores: dict[str, float]
     timing: dict[str, Any]
@@ -46,6 +49,9 @@ class SampleRecord:
     meta: dict[str, Any] = field(default_factory=dict)
     memory: dict[str, Any] = field(default_factory=dict)
     """Peak memory of the adapter call this sample was part of, and the weights (bytes)."""
+    generated_images: list[str] | None = None
+    """Paths of the images a generation sample produced, relative to the run directory (None
+    for understanding samples)."""
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mllmbench.core.config import DEFAULT_MAX_NEW_TOKENS
+
 if TYPE_CHECKING:
     from PIL.Image import Image
 
@@ -132,7 +134,7 @@ class AdapterInfo:
 class GenerationSettings:
     """Decoding settings shared by a whole run (greedy by default)."""
 
-    max_new_tokens: int = 32
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     do_sample: bool = False
     temperature: float = 1.0
     top_k: int | None = None

@@ -7,8 +7,9 @@ image as a PNG under ``RUN_DIR/images/<suite>/<sample_id>_<k>.png`` (atomically,
 sample line is appended, so a line never points at a missing file) and logs a
 `GenerationRecord`:
 
-* ``answer``: the first image's path relative to the run directory (what the metrics score);
-* ``generated_images``: every image's path relative to the run directory;
+* ``answer``: None (an answer is always text);
+* ``generated_images``: every image's path relative to the run directory (the first is what the
+  metrics score);
 * ``seed`` and ``generation``: the knobs the adapter used (``settings``: steps, guidance scale,
   temperature, top-k, size, scheduler ...), ``steps``, ``nfe``, ``guidance_multiplier``,
   ``image_tokens`` and, for an LLM conditioner, ``rewritten_prompt``;
@@ -46,8 +47,6 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 class GenerationRecord(SampleRecord):
     """A ``samples.jsonl`` line of a text-to-image sample: `SampleRecord` plus the images and knobs."""
 
-    generated_images: list[str] = field(default_factory=list)
-    """Paths of the saved PNGs, relative to the run directory."""
     seed: int | None = None
     """The seed the images were drawn with."""
     generation: dict[str, Any] = field(default_factory=dict)
@@ -112,11 +111,11 @@ def generation_record(
     u = response.usage
     return GenerationRecord(
         sample_id=sample.sample_id,
-        task=suite,
+        suite=suite,
         image=None,
         prompt=response.prompt,
         output=response.rewritten_prompt,
-        answer=paths[0],
+        answer=None,
         references=list(sample.references),
         scores=scores,
         timing={
@@ -148,12 +147,12 @@ def generation_record(
     )
 
 
-def with_absolute_paths(record: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
-    """`record` with ``answer`` and ``generated_images`` made absolute (what metrics open)."""
+def scoring_view(record: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
+    """What generation metrics see of a logged `record`: ``generated_images`` made absolute and,
+    as the value `Metric.update` scores, ``answer`` set to the first image's absolute path."""
     out = dict(record)
-    if isinstance(out.get("answer"), str):
-        out["answer"] = str(run_dir / out["answer"])
     images = out.get("generated_images")
     if isinstance(images, list):
         out["generated_images"] = [str(run_dir / p) for p in images]
+        out["answer"] = out["generated_images"][0] if images else None
     return out

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from mllmbench.core.results import MetricValue
 from mllmbench.core.types import Capability
+
+__all__ = ["Metric", "MetricResult", "MetricValue", "PlannedBatch", "Sample", "Suite"]
 
 
 @dataclass(frozen=True)
@@ -29,48 +32,6 @@ class Sample:
     """Reference answers or captions."""
     meta: Mapping[str, Any] = field(default_factory=dict)
     """Extra fields kept in the sample log (question_type, answer_type, image_id, ...)."""
-
-
-@dataclass(frozen=True)
-class MetricValue:
-    """One corpus-level number with its uncertainty."""
-
-    value: float
-    n: int
-    """Number of samples the value was computed from."""
-    stderr: float | None = None
-    """Standard error: sample sd / sqrt(n) for means; for corpus metrics (BLEU, CIDEr...) the sd of the
-    bootstrap replicates; None where it does not apply."""
-    ci_low: float | None = None
-    ci_high: float | None = None
-    ci_method: str | None = None
-    """How the interval was made: ``normal`` (mean +- 1.96 SE) or ``bootstrap-percentile (B=...)``."""
-    higher_is_better: bool = True
-    unit: str = ""
-    context: dict[str, Any] | None = None
-    """Conditions the value holds under, for figures that depend on them (efficiency: device,
-    dtype, batch size, library versions); None for quality metrics."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON form (``context`` only when set)."""
-        out: dict[str, Any] = {
-            "value": self.value,
-            "n": self.n,
-            "stderr": self.stderr,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "ci_method": self.ci_method,
-            "higher_is_better": self.higher_is_better,
-            "unit": self.unit,
-        }
-        if self.context is not None:
-            out["context"] = self.context
-        return out
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> MetricValue:
-        """Inverse of `to_dict`."""
-        return cls(**{k: d.get(k) for k in cls.__dataclass_fields__ if k in d})  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

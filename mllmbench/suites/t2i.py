@@ -22,7 +22,8 @@ scores the saved files:
   with its prompt;
 * ``images_per_second``, ``nfe``, ``image_tokens``, per-stage seconds per image and peak memory.
 
-Choosing extractors and the CLIP model: environment variables ``MLLMBENCH_FID_EXTRACTOR``
+Choosing extractors and the CLIP model: ``--fid-extractor``, ``--fid-mode``, ``--clip-model`` (run
+settings, in the run identity), defaulting to the environment variables ``MLLMBENCH_FID_EXTRACTOR``
 (``inception`` by default; ``dinov2:PATH``, ``clip:PATH``, comma-separated, or ``none``),
 ``MLLMBENCH_FID_MODE`` (``clean``, ``legacy_pytorch``, ``legacy_tensorflow``) and
 ``MLLMBENCH_CLIP_MODEL`` (see `mllmbench.suites.t2i_metrics`). Every configured file is looked
@@ -82,10 +83,18 @@ class T2IFormatSuite(Suite):
 
     # --- configuration ---------------------------------------------------------------------
     def metric_config(self) -> T2IMetricConfig:
-        """The extractors and CLIP model, read from the environment once per suite object."""
+        """The extractors and CLIP model: the run's (`use_scoring_settings`), else the environment's."""
         if self._config is None:
             self._config = T2IMetricConfig.from_env()
         return self._config
+
+    def use_scoring_settings(
+        self, *, fid_extractor: str | None, fid_mode: str | None, clip_model: str | None
+    ) -> dict[str, str | None]:
+        """Score with these choices (None: the environment's, else the default); returns the resolved
+        values as `RunConfig` fields, which the runner records in the run identity."""
+        self._config = T2IMetricConfig.resolve(extractor=fid_extractor, mode=fid_mode, clip_model=clip_model)
+        return self._config.settings()
 
     # --- samples ---------------------------------------------------------------------------
     def dataset(self) -> CocoCaptionDataset:
@@ -194,8 +203,9 @@ class ShapesT2ISuite(T2IFormatSuite):
     """Text-to-image on the synthetic Shapes set: one prompt per image, the image as reference."""
 
     name = "t2i"
-    version = "1"
-    description = "Text-to-image on built-in Shapes (or any COCO-captions-style prompts dir via --data): FID/KID, CLIP score, images/s, NFE"
+    version = "2"
+    description = "Text-to-image on built-in Shapes (or any COCO-captions-style prompts dir via --data): FID/KID, CLIP score, shapes_eval (GenEval-style judge), images/s, NFE"
+    metric_names = (*T2IFormatSuite.metric_names, "shapes_eval", "fd_shapes_judge")
     prompts_file = shapes.T2I_PROMPTS
     images_dir = shapes.IMAGES_DIR
     expected_files = (shapes.T2I_PROMPTS, shapes.IMAGES_DIR + "/")
@@ -204,3 +214,21 @@ class ShapesT2ISuite(T2IFormatSuite):
     def default_data_dir(cls) -> Path:
         """The Shapes set in the user cache, generated if missing."""
         return shapes.ensure_shapes()
+
+    def load_samples(self, limit: int | None = None) -> list[Sample]:
+        """The prompts, each sample's meta also holding its GenEval-style metadata (``geneval``)."""
+        import dataclasses
+
+        from mllmbench.suites.metrics.shapes_eval import METADATA_KEY, prompt_metadata
+
+        meta = prompt_metadata(self.data_dir / self.prompts_file)
+        return [
+            dataclasses.replace(s, meta={**s.meta, METADATA_KEY: meta.get(s.meta["image_id"], {})})
+            for s in super().load_samples(limit)
+        ]
+
+    def metrics(self) -> list[Metric]:
+        """The text-to-image metrics plus ``shapes_eval`` (the offline Shapes judge, GenEval's rules)."""
+        from mllmbench.suites.metrics.shapes_eval import ShapesEvalMetric
+
+        return [*super().metrics(), ShapesEvalMetric(self.reference_image_paths)]

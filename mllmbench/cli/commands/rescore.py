@@ -14,18 +14,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Re-score with today's suites and metrics, rewrite run.json (and report.html), print the table."""
-    from dataclasses import replace
-
     from mllmbench.cli.commands.run import format_summary
-    from mllmbench.core import jsonio
-    from mllmbench.core.config import RunConfig
-    from mllmbench.core.records import RUN_FILE
-    from mllmbench.engine.runner import Runner
+    from mllmbench.engine.rescore import rescore
 
-    old = jsonio.read_json(args.run_dir / RUN_FILE, what="run file")
-    config = replace(RunConfig.from_dict(old.get("config", {})), out_dir=str(args.run_dir))
-    outcome = Runner(config, progress=False).rescore()
-    print(format_summary(outcome.run_json))
+    result = rescore(args.run_dir)
+    print(format_summary(result))
     if not args.no_report:
         from mllmbench.reports.html import write_report
 

@@ -10,6 +10,11 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mllmbench.core.config import RunConfig
+    from mllmbench.core.results import RunResult
 
 log = logging.getLogger(__name__)
 
@@ -18,16 +23,18 @@ DEFAULT_SUITES = "vqa,caption"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of `run`."""
+    """Options of `run`; every default comes from `RunConfig` (shown by ``--help``)."""
+    from mllmbench.core.config import FID_MODES, default
+    from mllmbench.core.device import DTYPES
+
+    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     parser.add_argument(
-        "--adapter", help=f"adapter name (see `mllm-bench list adapters`; default {DEFAULT_ADAPTER})"
+        "--adapter", default=DEFAULT_ADAPTER, help="adapter name (see `mllm-bench list adapters`)"
     )
     parser.add_argument(
         "--model", help="checkpoint directory or hub id (default: the adapter's tiny checkpoint)"
     )
-    parser.add_argument(
-        "--suite", default=DEFAULT_SUITES, help=f"comma-separated suites (default {DEFAULT_SUITES})"
-    )
+    parser.add_argument("--suite", default=DEFAULT_SUITES, help="comma-separated suites")
     parser.add_argument(
         "--data",
         action="append",
@@ -36,18 +43,93 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="data directory for every suite, or SUITE=DIR for one suite (repeatable); "
         "default: each suite's own (the built-in Shapes set for vqa, caption, t2i, efficiency)",
     )
-    parser.add_argument("--limit", type=int, help="at most N samples per suite")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-new-tokens", type=int, default=16)
+    parser.add_argument(
+        "--limit", type=int, default=default("limit"), help="at most N samples per suite (N >= 1)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=default("batch_size"), help="samples per adapter call"
+    )
+    parser.add_argument("--device", default=default("device"), help="cpu, cuda or cuda:N")
+    parser.add_argument("--dtype", default=default("dtype"), choices=DTYPES, help="weights and activations")
+    parser.add_argument("--seed", type=int, default=default("seed"), help="generation seed")
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=default("max_new_tokens"), help="new tokens per answer"
+    )
     gen = parser.add_argument_group("image generation (t2i suites; unset: the checkpoint's defaults)")
-    gen.add_argument("--steps", type=int, help="denoising steps")
-    gen.add_argument("--guidance", type=float, help="classifier-free guidance scale")
-    gen.add_argument("--temperature", type=float, help="sampling temperature (token-based generators)")
-    gen.add_argument("--top-k", type=int, help="top-k (token-based generators)")
-    gen.add_argument("--image-size", type=int, help="width = height of generated images in pixels")
+    gen.add_argument("--steps", type=int, default=default("steps"), help="denoising steps")
+    gen.add_argument(
+        "--guidance", type=float, default=default("guidance"), help="classifier-free guidance scale"
+    )
+    gen.add_argument(
+        "--temperature",
+        type=float,
+        default=default("temperature"),
+        help="sampling temperature (token-based generators)",
+    )
+    gen.add_argument("--top-k", type=int, default=default("top_k"), help="top-k (token-based generators)")
+    gen.add_argument(
+        "--image-size",
+        type=int,
+        default=default("image_size"),
+        help="width = height of generated images in pixels",
+    )
+    score = parser.add_argument_group(
+        "scoring generated images (unset: the MLLMBENCH_* variables, then defaults)"
+    )
+    score.add_argument(
+        "--fid-extractor",
+        default=default("fid_extractor"),
+        help="inception, clip:PATH, dinov2:PATH (comma-separated) or none; else $MLLMBENCH_FID_EXTRACTOR or inception",
+    )
+    score.add_argument(
+        "--fid-mode",
+        default=default("fid_mode"),
+        choices=FID_MODES,
+        help="clean-fid mode; else $MLLMBENCH_FID_MODE or clean",
+    )
+    score.add_argument(
+        "--clip-model",
+        default=default("clip_model"),
+        help="local CLIP directory for the CLIP score; else $MLLMBENCH_CLIP_MODEL",
+    )
+    parser.add_argument(
+        "--prompt-format",
+        default=default("prompt_format"),
+        help="auto adapter, checkpoints without a chat template: a prompt with {text} and {images} "
+        "(the image tokens), e.g. '{images}Question: {text} Answer:'",
+    )
+    server = parser.add_argument_group("openai adapter (OpenAI-compatible servers, see docs/serving.md)")
+    server.add_argument(
+        "--base-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="server base URL, e.g. http://127.0.0.1:8000/v1 (repeatable: requests spread over the servers)",
+    )
+    server.add_argument(
+        "--api-key-env", default=default("api_key_env"), metavar="VAR", help="environment variable with the API key"
+    )
+    server.add_argument(
+        "--concurrency", type=int, default=default("concurrency"), help="requests in flight at once"
+    )
+    server.add_argument(
+        "--request-timeout",
+        type=float,
+        default=default("request_timeout"),
+        help="seconds to connect and between streamed chunks",
+    )
+    server.add_argument(
+        "--max-retries",
+        type=int,
+        default=default("max_retries"),
+        help="retries of a request (connection error, timeout, 429, 5xx), exponential backoff",
+    )
+    server.add_argument(
+        "--serve",
+        default=default("serve"),
+        metavar="COMMAND",
+        help="start this server command first, wait for /v1/models, stop it when the run ends",
+    )
     parser.add_argument("--out", type=Path, help="run directory (default ./runs/<adapter>-<model>-<hash>)")
     parser.add_argument("--fail-fast", action="store_true", help="stop at the first failed sample")
     parser.add_argument(
@@ -80,61 +162,56 @@ def parse_data_args(values: list[str]) -> tuple[str | None, tuple[tuple[str, str
     return shared, tuple(sorted(per_suite.items()))
 
 
-def _default_out(adapter: str, model: str, run_id: str) -> Path:
-    from mllmbench.core.paths import default_runs_dir
+CONFIG_ARGS = (
+    "limit", "batch_size", "device", "dtype", "seed", "max_new_tokens", "steps", "guidance",
+    "temperature", "top_k", "image_size", "fid_extractor", "fid_mode", "clip_model",
+    "trust_remote_code", "fail_fast", "response_cache", "prompt_format", "api_key_env",
+    "concurrency", "request_timeout", "max_retries", "serve",
+)  # fmt: skip
+"""`run` options that are `RunConfig` fields of the same name."""
 
-    stem = Path(model.rstrip("/")).name or "model"
-    return default_runs_dir() / f"{adapter}-{stem}-{run_id[:8]}"
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The `RunConfig` of the options (validated: a bad value raises `ConfigError`, exit 2)."""
+    from mllmbench.core.config import RunConfig
+
+    data_dir, suite_data = parse_data_args(args.data)
+    suites = tuple(s.strip() for s in args.suite.split(",") if s.strip())
+    return RunConfig(
+        adapter=args.adapter or DEFAULT_ADAPTER,
+        model=args.model or "",
+        suites=suites,
+        data_dir=data_dir,
+        suite_data=suite_data,
+        base_urls=tuple(args.base_url),
+        **{name: getattr(args, name) for name in CONFIG_ARGS},
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run, print a summary table and the report location; exit 1 if any sample failed."""
     from dataclasses import replace
 
-    from mllmbench.core.config import RunConfig
-    from mllmbench.engine import provenance
-    from mllmbench.engine.runner import Runner, SampleFailure, prepare
+    from mllmbench.core.device import resolve_device
+    from mllmbench.core.paths import default_runs_dir
+    from mllmbench.engine.plan import resolve_run, run_name
+    from mllmbench.engine.runner import Runner, SampleFailure
 
-    adapter = args.adapter or DEFAULT_ADAPTER
-    data_dir, suite_data = parse_data_args(args.data)
-    suites = tuple(s.strip() for s in args.suite.split(",") if s.strip())
-    config = RunConfig(
-        adapter=adapter,
-        model=args.model or "",
-        suites=suites,
-        data_dir=data_dir,
-        suite_data=suite_data,
-        steps=args.steps,
-        guidance=args.guidance,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        image_size=args.image_size,
-        limit=args.limit,
-        batch_size=args.batch_size,
-        device=args.device,
-        dtype=args.dtype,
-        seed=args.seed,
-        max_new_tokens=args.max_new_tokens,
-        trust_remote_code=args.trust_remote_code,
-        fail_fast=args.fail_fast,
-        response_cache=args.response_cache,
-    )
-    # Unknown names, missing paths and unsupported capabilities fail here, before anything loads.
-    prepare(config, check_model=bool(args.model))
-    if not args.model:
-        from mllmbench.cli.commands.tiny import ensure_tiny
-
-        config = replace(config, model=str(ensure_tiny(adapter)))
-    out = args.out or _default_out(adapter, config.model, provenance.config_hash(config.identity()))
+    # Bad settings, unknown names, missing paths and unsupported capabilities fail here,
+    # before anything loads.
+    config = config_from_args(args)
+    resolve_device(config.device)
+    config = resolve_run(config)
+    out = args.out or default_runs_dir() / run_name(config)
     config = replace(config, out_dir=str(out))
     try:
         outcome = Runner(config, overwrite=args.overwrite, progress=not args.no_progress).run()
     except SampleFailure as exc:
         print(f"mllm-bench: stopped at the first failed sample (--fail-fast): {exc}", file=sys.stderr)
         return 1
-    if not outcome.run_json:  # a torchrun rank other than 0: rank 0 reports for everyone
+    if outcome.result is None:  # a torchrun rank other than 0: rank 0 reports for everyone
         return 0
-    print(format_summary(outcome.run_json))
+    print(format_summary(outcome.result))
     print(f"run directory: {outcome.run_dir}")
     if not args.no_report:
         from mllmbench.reports.html import write_report
@@ -150,8 +227,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_summary(run_json: dict) -> str:  # type: ignore[type-arg]
+def format_summary(result: RunResult) -> str:
     """A plain-text table: suite, metric, value, interval, n (`core.text_table.run_summary_table`)."""
     from mllmbench.core.text_table import run_summary_table
 
-    return run_summary_table(run_json.get("suites", {}))
+    return run_summary_table(result.suites)
