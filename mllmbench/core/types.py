@@ -42,6 +42,9 @@ class Connector(enum.StrEnum):
     """An expert model turns the image into text first (captioner feeding a text LLM)."""
     VISUAL_EXPERT = "visual_expert"
     """Separate visual-expert weights in every LLM layer (CogVLM)."""
+    ADAPTION_PROMPT = "adaption_prompt"
+    """A projected global image feature added to learned, zero-gated prompts in the top LLM layers;
+    no image features in the token sequence (LLaMA-Adapter)."""
     NONE = "none"
     """No image input (a pure text-to-image generator)."""
 
