@@ -320,7 +320,7 @@ def test_run_page_breakdowns_explorer_and_gallery(real_runs: dict[str, Path], tm
         shutil.copytree(run_dir, dst)
         lines = _samples(dst)
         (dst / "gen").mkdir()
-        first_caption = next(i for i, r in enumerate(lines) if r["task"] == "caption")
+        first_caption = next(i for i, r in enumerate(lines) if r["suite"] == "caption")
         shutil.copy(lines[first_caption]["image"], dst / "gen" / "x.png")
         lines[first_caption]["generated_images"] = ["gen/x.png", "gen/missing.png"]
         (dst / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
@@ -335,7 +335,7 @@ def test_run_page_breakdowns_explorer_and_gallery(real_runs: dict[str, Path], tm
         Path(e.run_dir).name: build_run_page(data, e, index, store, samples_per_suite=5) for e in entries
     }
     vqa = next(s for s in pages["b"].suites if s.name == "vqa")
-    recs = [r for r in _samples(real_runs["b"]) if r["task"] == "vqa"]
+    recs = [r for r in _samples(real_runs["b"]) if r["suite"] == "vqa"]
     # Breakdowns agree with the sample log.
     by_qt = {b.field: {row.value: row.n for row in b.rows} for b in vqa.breakdowns}
     assert by_qt["question_type"] == dict(Counter(r["meta"]["question_type"] for r in recs))
@@ -371,12 +371,12 @@ def test_compare_page_paired_tests(real_runs: dict[str, Path]) -> None:
         a = {
             r["sample_id"]: r["scores"]["vqa_accuracy"]
             for r in _samples(Path(pair.a.run_dir))
-            if r["task"] == "vqa"
+            if r["suite"] == "vqa"
         }
         b = {
             r["sample_id"]: r["scores"]["vqa_accuracy"]
             for r in _samples(Path(pair.b.run_dir))
-            if r["task"] == "vqa"
+            if r["suite"] == "vqa"
         }
         assert pair.n == len(set(a) & set(b)) == 8
         if all(v in (0, 1) for v in [*a.values(), *b.values()]):

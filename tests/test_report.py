@@ -49,7 +49,7 @@ def test_dataframes_load_with_one_call(two_runs: list[Path]) -> None:
         "adapter",
         "family",
         "connector",
-        "task",
+        "suite",
         "sample_id",
         "answer",
         "score.vqa_accuracy",

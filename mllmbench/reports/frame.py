@@ -11,9 +11,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mllmbench.core import jsonio, samplelog
+from mllmbench.core import samplelog
 from mllmbench.core.errors import InputError
 from mllmbench.core.records import RUN_FILE
+from mllmbench.core.results import RunResult, load_run_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,9 +39,14 @@ def find_run_dirs(paths: PathLike | Iterable[PathLike]) -> list[Path]:
     return sorted(found)
 
 
+def read_result(run_dir: PathLike) -> RunResult:
+    """The typed ``run.json`` of one run directory (schema checked, older versions migrated)."""
+    return load_run_json(Path(run_dir) / RUN_FILE)
+
+
 def read_run(run_dir: PathLike) -> dict[str, Any]:
-    """The parsed ``run.json`` of one run directory."""
-    return jsonio.read_json(Path(run_dir) / RUN_FILE, what="run file")  # type: ignore[no-any-return]
+    """The ``run.json`` of one run directory as plain JSON, read through `read_result`."""
+    return read_result(run_dir).to_dict()
 
 
 def _run_columns(run: dict[str, Any], run_dir: Path) -> dict[str, Any]:
@@ -77,14 +83,13 @@ def load_samples(paths: PathLike | Iterable[PathLike]) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for run_dir in find_run_dirs(paths):
         base = _run_columns(read_run(run_dir), run_dir)
-        late = samplelog.read_sample_scores(run_dir)
-        for key, rec in samplelog.read_records(run_dir).items():
+        for rec in samplelog.read_samples(run_dir).values():
             row = dict(base)
             row.update(
                 {
                     k: rec.get(k)
                     for k in (
-                        "task",
+                        "suite",
                         "sample_id",
                         "image",
                         "text",
@@ -96,7 +101,7 @@ def load_samples(paths: PathLike | Iterable[PathLike]) -> pd.DataFrame:
                     )
                 }
             )
-            for name, val in {**rec.get("scores", {}), **late.get(key, {})}.items():
+            for name, val in rec["scores"].items():
                 row[f"score.{name}"] = val
             for name, val in rec.get("tokens", {}).items():
                 row[f"tokens.{name}"] = val
@@ -116,31 +121,26 @@ def load_metrics(paths: PathLike | Iterable[PathLike]) -> pd.DataFrame:
 
     rows: list[dict[str, Any]] = []
     for run_dir in find_run_dirs(paths):
-        run = read_run(run_dir)
-        base = _run_columns(run, run_dir)
-        for suite, res in run.get("suites", {}).items():
-            for metric, mv in res.get("metrics", {}).items():
+        result = read_result(run_dir)
+        base = _run_columns(result.to_dict(), run_dir)
+        for suite, res in result.suites.items():
+            for metric, mv in res.metrics.items():
                 row = dict(base)
                 row.update(
                     {
                         "suite": suite,
-                        "suite_version": res.get("version"),
-                        "dataset_fingerprint": res.get("dataset", {}).get("fingerprint"),
+                        "suite_version": res.version,
+                        "dataset_fingerprint": res.dataset.fingerprint,
                         "metric": metric,
-                        **{
-                            k: mv.get(k)
-                            for k in (
-                                "value",
-                                "stderr",
-                                "ci_low",
-                                "ci_high",
-                                "ci_method",
-                                "n",
-                                "higher_is_better",
-                                "unit",
-                            )
-                        },
-                        "n_errors": res.get("n_errors"),
+                        "value": mv.value,
+                        "stderr": mv.stderr,
+                        "ci_low": mv.ci_low,
+                        "ci_high": mv.ci_high,
+                        "ci_method": mv.ci_method,
+                        "n": mv.n,
+                        "higher_is_better": mv.higher_is_better,
+                        "unit": mv.unit,
+                        "n_errors": res.n_errors,
                     }
                 )
                 rows.append(row)

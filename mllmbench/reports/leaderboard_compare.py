@@ -94,7 +94,7 @@ def _per_sample(data: LeaderboardData, entry: RunEntry, suite: str, metric: str)
     s = data.samples
     if not len(s):
         return {}
-    rows = s[(s["run_dir"] == entry.run_dir) & (s["task"] == suite)]
+    rows = s[(s["run_dir"] == entry.run_dir) & (s["suite"] == suite)]
     if "error" in rows.columns:
         rows = rows[rows["error"].isna()]
     col = f"score.{metric}"
@@ -118,7 +118,7 @@ def _late(data: LeaderboardData, entry: RunEntry, suite: str) -> set[str]:
     ex = data.extras
     if not len(ex):
         return set()
-    rows = ex[(ex["run_dir"] == entry.run_dir) & (ex["task"] == suite)]
+    rows = ex[(ex["run_dir"] == entry.run_dir) & (ex["suite"] == suite)]
     return {n for names in rows["late_scores"] for n in str(names).split(",") if n}
 
 

@@ -12,10 +12,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mllmbench.core import jsonio
+from mllmbench.core import samplelog
 from mllmbench.core.hashing import text_sha256
-from mllmbench.core.records import SAMPLE_SCORES_FILE, SAMPLES_FILE
-from mllmbench.reports.frame import read_run
+from mllmbench.reports.frame import read_result
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,7 +40,7 @@ EXTRA_SAMPLE_FIELDS = ("generated_images",)
 def memory_mib(run: dict[str, Any], suite: str) -> tuple[float | None, str]:
     """Peak memory of `suite` in MiB from the run's efficiency fields, and the field it came from."""
     scopes = (
-        (f"suites.{suite}.efficiency", run.get("suites", {}).get(suite, {}).get("efficiency")),
+        (f"suites.{suite}.efficiency", (run.get("suites") or {}).get(suite, {}).get("efficiency")),
         ("efficiency", run.get("efficiency")),
     )
     for where, eff in scopes:
@@ -61,8 +60,8 @@ def sample_set_digest(ids: Iterable[str]) -> str:
 
 def _suite_sample_ids(run_dir: Path) -> dict[str, set[str]]:
     ids: dict[str, set[str]] = {}
-    for rec in jsonio.read_jsonl(run_dir / SAMPLES_FILE):
-        ids.setdefault(str(rec["task"]), set()).add(str(rec["sample_id"]))
+    for suite, sample_id in samplelog.read_records(run_dir):
+        ids.setdefault(suite, set()).add(sample_id)
     return ids
 
 
@@ -79,32 +78,33 @@ def load_suite_runs(run_dirs: Iterable[Path]) -> pd.DataFrame:
 
     rows: list[dict[str, Any]] = []
     for run_dir in run_dirs:
-        run = read_run(run_dir)
+        result = read_result(run_dir)
+        run = result.to_dict()
         ids = _suite_sample_ids(run_dir)
-        caps = run.get("adapter", {}).get("capabilities", [])
-        for suite, res in run.get("suites", {}).items():
-            timing = res.get("timing", {}) or {}
+        caps = result.adapter.get("capabilities", [])
+        for suite, res in result.suites.items():
+            timing = res.timing
             mem, mem_source = memory_mib(run, suite)
             rows.append(
                 {
                     "run_dir": str(run_dir),
-                    "run_id": run.get("run_id"),
-                    "status": run.get("status"),
+                    "run_id": result.run_id,
+                    "status": result.status,
                     "suite": suite,
-                    "requires": res.get("requires") or "understand",
-                    "suite_version": str(res.get("version")),
-                    "dataset_fingerprint": str(res.get("dataset", {}).get("fingerprint") or ""),
-                    "dataset_path": str(res.get("dataset", {}).get("path") or ""),
-                    "metric_versions": json.dumps(res.get("metric_versions", {}), sort_keys=True),
-                    "scoring": json.dumps(res.get("scoring", {}), sort_keys=True),
-                    "n_samples": res.get("n_samples"),
-                    "n_errors": res.get("n_errors"),
+                    "requires": res.requires or "understand",
+                    "suite_version": str(res.version),
+                    "dataset_fingerprint": res.dataset.fingerprint,
+                    "dataset_path": res.dataset.path,
+                    "metric_versions": json.dumps(res.metric_versions, sort_keys=True),
+                    "scoring": json.dumps(res.scoring, sort_keys=True),
+                    "n_samples": res.n_samples,
+                    "n_errors": res.n_errors,
                     "sample_set": sample_set_digest(ids.get(suite, set())),
                     "wall_seconds": timing.get("wall_seconds", timing.get("wall_seconds_this_session")),
                     "output_tokens": timing.get("output_tokens"),
                     "memory_mib": mem,
                     "memory_source": mem_source,
-                    "device_name": run.get("provenance", {}).get("device_name"),
+                    "device_name": result.provenance.get("device_name"),
                     "capabilities": ",".join(str(c) for c in caps),
                 }
             )
@@ -112,9 +112,9 @@ def load_suite_runs(run_dirs: Iterable[Path]) -> pd.DataFrame:
 
 
 def load_sample_extras(run_dirs: Iterable[Path]) -> pd.DataFrame:
-    """Extra per-sample fields: one row per (run, task, sample) that has any.
+    """Extra per-sample fields: one row per (run, suite, sample) that has any.
 
-    Columns: ``run_dir``, ``task``, ``sample_id``, ``late_scores`` (comma-separated names of the
+    Columns: ``run_dir``, ``suite``, ``sample_id``, ``late_scores`` (comma-separated names of the
     scores that came from ``sample_scores.jsonl``: corpus-level metrics), and one column per
     name in `EXTRA_SAMPLE_FIELDS` (a list of absolute paths, or None).
     """
@@ -122,12 +122,12 @@ def load_sample_extras(run_dirs: Iterable[Path]) -> pd.DataFrame:
 
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     for run_dir in run_dirs:
-        for rec in jsonio.read_jsonl(run_dir / SAMPLE_SCORES_FILE):
-            key = (str(run_dir), str(rec["task"]), str(rec["sample_id"]))
+        for (suite, sample_id), scores in samplelog.read_sample_scores(run_dir).items():
+            key = (str(run_dir), suite, sample_id)
             row = rows.setdefault(key, _extras_row(key))
-            row["late_scores"] = ",".join(sorted(rec.get("scores", {})))
-        for rec in jsonio.read_jsonl(run_dir / SAMPLES_FILE):
-            key = (str(run_dir), str(rec["task"]), str(rec["sample_id"]))
+            row["late_scores"] = ",".join(sorted(scores))
+        for (suite, sample_id), rec in samplelog.read_records(run_dir).items():
+            key = (str(run_dir), suite, sample_id)
             for name in EXTRA_SAMPLE_FIELDS:
                 value = rec.get(name)
                 if not value:
@@ -135,11 +135,11 @@ def load_sample_extras(run_dirs: Iterable[Path]) -> pd.DataFrame:
                 paths = [value] if isinstance(value, str) else [str(v) for v in value]
                 row = rows.setdefault(key, _extras_row(key))
                 row[name] = [str((run_dir / p) if not Path(p).is_absolute() else Path(p)) for p in paths]
-    columns = ["run_dir", "task", "sample_id", "late_scores", *EXTRA_SAMPLE_FIELDS]
+    columns = ["run_dir", "suite", "sample_id", "late_scores", *EXTRA_SAMPLE_FIELDS]
     return pd.DataFrame([rows[k] for k in sorted(rows)], columns=columns)
 
 
 def _extras_row(key: tuple[str, str, str]) -> dict[str, Any]:
-    row: dict[str, Any] = {"run_dir": key[0], "task": key[1], "sample_id": key[2], "late_scores": ""}
+    row: dict[str, Any] = {"run_dir": key[0], "suite": key[1], "sample_id": key[2], "late_scores": ""}
     row.update({name: None for name in EXTRA_SAMPLE_FIELDS})
     return row

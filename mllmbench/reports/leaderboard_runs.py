@@ -168,8 +168,8 @@ def build_run_page(
     extras = data.extras[data.extras["run_dir"] == entry.run_dir] if len(data.extras) else data.extras
     suites = []
     for name, res in run.get("suites", {}).items():
-        rows = mine[mine["task"] == name] if len(mine) else mine
-        ex = extras[extras["task"] == name] if len(extras) else extras
+        rows = mine[mine["suite"] == name] if len(mine) else mine
+        ex = extras[extras["suite"] == name] if len(extras) else extras
         suites.append(_suite_view(name, res, rows, ex, entry, index, images, samples_per_suite))
     adapter = {k: v for k, v in run.get("adapter", {}).items() if k != "chat_template"}
     return RunPageView(

@@ -97,7 +97,7 @@ def efficiency(samples: pd.DataFrame) -> dict[tuple[str, str], tuple[float | Non
     ok = samples[samples["error"].isna()] if "error" in samples.columns else samples
     ok = ok[ok[lat].notna()]
     out: dict[tuple[str, str], tuple[float | None, float | None]] = {}
-    for (run_dir, task), grp in ok.groupby(["run_dir", "task"], sort=True):
+    for (run_dir, task), grp in ok.groupby(["run_dir", "suite"], sort=True):
         seconds = float(grp[lat].sum())
         tokens = grp[tok] if tok in grp.columns else None
         tps = (
