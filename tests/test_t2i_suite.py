@@ -323,7 +323,12 @@ def test_metrics_equal_the_metric_functions_on_the_saved_images(
     assert metrics["nfe"]["value"] == 100 and metrics["image_tokens"]["value"] == 0
     late = [json.loads(x) for x in (t2i_run / "sample_scores.jsonl").read_text().splitlines()]
     assert {r["sample_id"] for r in late} == {r["sample_id"] for r in lines}
-    assert all({"clip_score", "clipscore"} <= r["scores"].keys() for r in late)
+    judged = [r for r in late if "shapes_eval_correct" in r["scores"]]
+    assert all({"clip_score", "clipscore"} <= r["scores"].keys() for r in late if r not in judged)
+    # The Shapes judge's decision per sample, and its scores (percent) beside FID/KID.
+    assert {r["sample_id"] for r in judged} == {r["sample_id"] for r in lines}
+    assert metrics["shapes_eval"]["unit"] == "%" and metrics["shapes_eval"]["n"] == LIMIT
+    assert "fd_shapes_judge" in metrics and any(k.startswith("shapes_eval/") for k in metrics)
     # Reference statistics were cached, one entry per extractor.
     cached = sorted(p.name for p in (Path(scoring_env["MLLMBENCH_CACHE"]) / "fid_stats").glob("*.npz"))
     assert len(cached) == 2 and any("inception" in c for c in cached) and any("dinov2" in c for c in cached)

@@ -17,8 +17,6 @@ from typing import Any
 
 from mllmbench.core.errors import InputError
 
-METADATA_FIELDS = ("tag", "include", "exclude")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `score shapes-eval`."""
@@ -35,21 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def prompt_items(prompts: Path, images: Path) -> list[Any]:
     """One `Item` per image of the prompts file, with its first annotation's metadata."""
     from mllmbench.core.jsonio import read_json
-    from mllmbench.suites.metrics.shapes_eval import Item
+    from mllmbench.suites.metrics.shapes_eval import Item, prompt_metadata
 
     doc = read_json(prompts, what="prompts file")
-    if (
-        not isinstance(doc, dict)
-        or not isinstance(doc.get("images"), list)
-        or not isinstance(doc.get("annotations"), list)
-    ):
-        raise InputError(
-            f"{prompts}: need a COCO-captions-style object with 'images' and 'annotations' lists"
-        )
-    meta: dict[Any, dict[str, Any]] = {}
-    for ann in doc["annotations"]:
-        if isinstance(ann, dict) and ann.get("image_id") not in meta:
-            meta[ann.get("image_id")] = {k: ann[k] for k in METADATA_FIELDS if k in ann}
+    if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
+        raise InputError(f"{prompts}: need a COCO-captions-style object with an 'images' list")
+    meta = prompt_metadata(prompts)
     items = []
     for i, im in enumerate(doc["images"]):
         if not isinstance(im, dict) or "id" not in im or not isinstance(im.get("file_name"), str):

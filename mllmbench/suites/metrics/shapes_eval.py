@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 METADATA_KEY = "geneval"
 """Where a sample's metadata sits in `Sample.meta`."""
+METADATA_FIELDS = ("tag", "include", "exclude")
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,21 @@ def summary_dict(scored: Scored, keys: Mapping[str, str] | None = None) -> dict[
     }
 
 
+def prompt_metadata(prompts: str | Path) -> dict[Any, dict[str, Any]]:
+    """image id -> the GenEval-style fields (tag, include, exclude) of its first annotation."""
+    from mllmbench.core.jsonio import read_json
+
+    doc = read_json(prompts, what="prompts file")
+    annotations = doc.get("annotations") if isinstance(doc, dict) else None
+    if not isinstance(annotations, list):
+        raise InputError(f"{prompts}: need a COCO-captions-style object with an 'annotations' list")
+    meta: dict[Any, dict[str, Any]] = {}
+    for ann in annotations:
+        if isinstance(ann, dict) and ann.get("image_id") not in meta:
+            meta[ann.get("image_id")] = {k: ann[k] for k in METADATA_FIELDS if k in ann}
+    return meta
+
+
 class ShapesEvalMetric(Metric):
     """The t2i suite's judge-based scores (see the module docstring)."""
 
@@ -117,7 +133,7 @@ class ShapesEvalMetric(Metric):
 
     def update(self, sample: Sample, answer: str) -> dict[str, float]:
         """Remember the generated image file and the sample's metadata."""
-        self._items[sample.sample_id] = Item(sample.sample_id, answer, sample.meta.get(METADATA_KEY))
+        self._items[sample.sample_id] = Item(sample.sample_id, answer, sample.meta.get(METADATA_KEY) or {})
         return {}
 
     def merge(self, other: Metric) -> None:
