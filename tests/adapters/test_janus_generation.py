@@ -142,8 +142,9 @@ def test_one_run_gives_understanding_and_generation_rows(
     t2i = run["suites"]["t2i"]["metrics"]
     assert t2i["image_tokens"]["value"] == TINY_IMAGE_TOKENS and t2i["nfe"]["value"] == 2 * TINY_IMAGE_TOKENS
     lines = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
-    gen = [r for r in lines if r["task"] == "t2i"]
-    assert len(gen) == 3 and all((out / r["answer"]).is_file() for r in gen)
+    gen = [r for r in lines if r["suite"] == "t2i"]
+    assert len(gen) == 3 and all(r["answer"] is None and len(r["generated_images"]) == 1 for r in gen)
+    assert all((out / r["generated_images"][0]).is_file() for r in gen)
     assert all(r["tokens"]["image"] == TINY_IMAGE_TOKENS and r["timing"]["batch_size"] == 1 for r in gen)
     assert all(r["generation"]["settings"]["guidance_scale"] == 5.0 for r in gen)
     html = (out / "report.html").read_text()
