@@ -12,6 +12,7 @@ import json
 import logging
 from typing import Any
 
+from mllmbench.core.device import resolve_device
 from mllmbench.core.formatting import format_metric
 from mllmbench.suites.metrics.fid_inputs import MODES, FidOptions
 
@@ -49,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kid-subset-size", type=int, default=1000, help="largest KID subset (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the KID subset draws (default 0)")
     parser.add_argument(
-        "--device", default=None, help="torch device (default: cuda when available, else cpu)"
+        "--device", default=None, help="cpu, cuda or cuda:N (default: cpu, as `run`)"
     )
     parser.add_argument("--batch-size", type=int, default=64, help="images per extractor batch")
     parser.add_argument(
@@ -68,7 +69,7 @@ def options_from_args(args: argparse.Namespace) -> FidOptions:
         kid_subsets=args.kid_subsets,
         kid_subset_size=args.kid_subset_size,
         seed=args.seed,
-        device=args.device,
+        device=resolve_device(args.device),
         batch_size=args.batch_size,
         use_cache=not args.no_cache,
     )
