@@ -174,3 +174,39 @@ def test_one_image_per_sample(gated: Any, processor: Any) -> None:
     inputs = inputs_for(processor, (0, 1))
     with pytest.raises(ValueError, match="one image per sample"):
         gated(input_ids=inputs["input_ids"][:1], pixel_values=inputs["pixel_values"])
+
+
+# --- the adapter ---------------------------------------------------------------------------------
+def test_adapter_contract_fidelity_and_batching(tiny_dir: Path) -> None:
+    from mllmbench.adapters.llama_adapter import LlamaAdapterAdapter
+    from mllmbench.core.types import GenerationSettings
+    from mllmbench.testing.adapter_contract import (
+        check_batching,
+        check_fidelity,
+        check_understanding_contract,
+        sample_requests,
+    )
+
+    settings = GenerationSettings(max_new_tokens=8)
+    adapter = check_understanding_contract(LlamaAdapterAdapter, tiny_dir, settings=settings)
+    try:
+        for request in sample_requests(3):
+            response = check_fidelity(adapter, request, settings)
+            assert response.usage.image_tokens == 1
+        check_batching(adapter, sample_requests(6), settings)
+        info = adapter.info
+        assert info.visual_tokens_per_image == tiny.ADAPTER_LEN
+        assert str(info.paradigm.connector) == "adaption_prompt"
+        assert (info.paradigm.vision_encoder, info.paradigm.llm_backbone) == (
+            "CLIPVisionModel",
+            "LlamaForCausalLM",
+        )
+        model = adapter.model
+        prompts = sum(p.numel() for n, p in model.named_parameters() if ".adaption_" in n)
+        params = info.parameters
+        assert prompts == 2 * (tiny.ADAPTER_LEN * model.config.text_config.hidden_size + 1)
+        assert params["connector"] == prompts + sum(p.numel() for p in model.visual_projection.parameters())
+        assert params["llm"] == sum(p.numel() for p in model.language_model.parameters()) - prompts
+        assert params["vision"] + params["connector"] + params["llm"] == params["total"]
+    finally:
+        adapter.close()

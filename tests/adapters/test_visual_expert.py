@@ -195,3 +195,43 @@ def test_mismatched_image_tokens_are_an_error(trained_like: Any, processor: Any)
     keep[int((ids[0] == processor.image_token_id).nonzero()[0])] = False  # one image token fewer
     with pytest.raises(ValueError, match="image tokens and features do not match"):
         trained_like(input_ids=ids[:, keep], pixel_values=inputs["pixel_values"])
+
+
+# --- the adapter ---------------------------------------------------------------------------------
+def test_adapter_contract_fidelity_and_batching(tiny_dir: Path) -> None:
+    from mllmbench.adapters.visual_expert import VisualExpertAdapter
+    from mllmbench.core.types import GenerationSettings
+    from mllmbench.testing.adapter_contract import (
+        check_batching,
+        check_fidelity,
+        check_understanding_contract,
+        sample_requests,
+    )
+
+    settings = GenerationSettings(max_new_tokens=8)
+    adapter = check_understanding_contract(VisualExpertAdapter, tiny_dir, settings=settings)
+    try:
+        for request in sample_requests(3):
+            response = check_fidelity(adapter, request, settings)
+            assert response.usage.image_tokens == tiny.IMAGE_TOKENS
+        check_batching(adapter, sample_requests(6), settings)
+        info = adapter.info
+        assert info.visual_tokens_per_image == tiny.IMAGE_TOKENS
+        assert str(info.paradigm.connector) == "visual_expert"
+        assert (info.paradigm.vision_encoder, info.paradigm.llm_backbone) == (
+            "CLIPVisionModel",
+            "VisualExpertTextModel",
+        )
+        model = adapter.model
+        experts = sum(p.numel() for n, p in model.named_parameters() if ".vision_expert." in n)
+        params = info.parameters
+        assert params["vision_expert"] == experts > 0
+        assert params["vision"] == sum(p.numel() for p in model.model.vision_tower.parameters())
+        assert params["connector"] == sum(p.numel() for p in model.model.multi_modal_projector.parameters())
+        assert (
+            params["vision"] + params["connector"] + params["vision_expert"] + params["llm"]
+            == params["total"]
+        )
+        assert "other" not in params
+    finally:
+        adapter.close()
