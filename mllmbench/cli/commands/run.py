@@ -24,7 +24,7 @@ DEFAULT_SUITES = "vqa,caption"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `run`; every default comes from `RunConfig` (shown by ``--help``)."""
-    from mllmbench.core.config import FID_MODES, default
+    from mllmbench.core.config import default
     from mllmbench.core.device import DTYPES
 
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
@@ -55,6 +55,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-new-tokens", type=int, default=default("max_new_tokens"), help="new tokens per answer"
     )
+    _add_generation_options(parser)
+    _add_server_options(parser)
+    _add_output_options(parser)
+
+
+def _add_generation_options(parser: argparse.ArgumentParser) -> None:
+    """Image-generation knobs and the scoring settings of generated images."""
+    from mllmbench.core.config import FID_MODES, default
+
     gen = parser.add_argument_group("image generation (t2i suites; unset: the checkpoint's defaults)")
     gen.add_argument("--steps", type=int, default=default("steps"), help="denoising steps")
     gen.add_argument(
@@ -92,6 +101,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=default("clip_model"),
         help="local CLIP directory for the CLIP score; else $MLLMBENCH_CLIP_MODEL",
     )
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the auto and openai adapters."""
+    from mllmbench.core.config import default
+
     parser.add_argument(
         "--prompt-format",
         default=default("prompt_format"),
@@ -107,7 +122,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="server base URL, e.g. http://127.0.0.1:8000/v1 (repeatable: requests spread over the servers)",
     )
     server.add_argument(
-        "--api-key-env", default=default("api_key_env"), metavar="VAR", help="environment variable with the API key"
+        "--api-key-env",
+        default=default("api_key_env"),
+        metavar="VAR",
+        help="environment variable with the API key",
     )
     server.add_argument(
         "--concurrency", type=int, default=default("concurrency"), help="requests in flight at once"
@@ -130,6 +148,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="COMMAND",
         help="start this server command first, wait for /v1/models, stop it when the run ends",
     )
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    """Where results go and how failures, caching and resuming behave."""
     parser.add_argument("--out", type=Path, help="run directory (default ./runs/<adapter>-<model>-<hash>)")
     parser.add_argument("--fail-fast", action="store_true", help="stop at the first failed sample")
     parser.add_argument(
