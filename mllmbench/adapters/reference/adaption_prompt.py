@@ -23,6 +23,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from peft import AdaptionPromptConfig
@@ -55,8 +56,10 @@ class LlamaAdapterConfig(PreTrainedConfig):
         "text_config": SubConfigSpec(config_class=AutoConfig, model_type="llama"),
     }
 
-    vision_config: dict | PreTrainedConfig | None = None
-    text_config: dict | PreTrainedConfig | None = None
+    vision_config: Any = None
+    """A CLIP vision config (a dict or ``CLIPVisionConfig``; a config after init)."""
+    text_config: Any = None
+    """A Llama config (a dict or ``LlamaConfig``; a config after init)."""
     image_token_id: int = 32000
     adapter_len: int = 10
     adapter_layers: int = 1
@@ -78,7 +81,7 @@ class VisualAdaptedAttention(AdaptedAttention):
         output, *rest = self.model(**kwargs)
         attn = self.model
         bsz, q_len, _ = output.shape
-        prompt = self.adaption_prompt  # (1, L, H)
+        prompt: torch.Tensor = self.adaption_prompt  # (1, L, H)
         if self.visual_prompt is not None:
             prompt = prompt + self.visual_prompt[:, None, :].to(prompt.dtype)  # (B, L, H)
         prompt = prompt.expand(bsz, -1, -1)
@@ -88,7 +91,8 @@ class VisualAdaptedAttention(AdaptedAttention):
         value = repeat_kv(value, attn.num_key_value_groups)
         query = llama_compute_query_states(model=attn, **kwargs)  # (B, heads, q_len, head_dim)
         previous_dtype = query.dtype
-        scores = torch.matmul(query, key.transpose(2, 3).to(previous_dtype)) / math.sqrt(attn.head_dim)
+        scores: torch.Tensor = torch.matmul(query, key.transpose(2, 3).to(previous_dtype))
+        scores = scores / math.sqrt(attn.head_dim)
         scores = self.adaption_gate * nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(
             previous_dtype
         )
@@ -116,7 +120,7 @@ class VisualAdaptionPromptModel(AdaptionPromptModel):
 class LlamaAdapterCausalLMOutput(CausalLMOutputWithPast):
     """``CausalLMOutputWithPast`` plus the ``(batch, hidden)`` visual prompt used (for generate)."""
 
-    visual_features: torch.FloatTensor | None = None
+    visual_features: torch.Tensor | None = None
 
 
 class LlamaAdapterForConditionalGeneration(PreTrainedModel, GenerationMixin):
@@ -133,7 +137,7 @@ class LlamaAdapterForConditionalGeneration(PreTrainedModel, GenerationMixin):
     config: LlamaAdapterConfig
     config_class = LlamaAdapterConfig
     base_model_prefix = "model"
-    input_modalities = ("image", "text")
+    input_modalities = ("image", "text")  # type: ignore[assignment]
     main_input_name = "input_ids"
     _no_split_modules = ["LlamaDecoderLayer", "CLIPEncoderLayer"]
     _supports_sdpa = True
@@ -231,7 +235,10 @@ class LlamaAdapterForConditionalGeneration(PreTrainedModel, GenerationMixin):
         ``visual_features`` (``(batch, hidden)``, from an earlier output) replaces ``pixel_values``:
         ``generate`` passes it to the decode steps.
         """
-        batch = (input_ids if input_ids is not None else inputs_embeds).shape[0]
+        tokens = input_ids if input_ids is not None else inputs_embeds
+        if tokens is None:
+            raise ValueError("give input_ids or inputs_embeds")
+        batch = tokens.shape[0]
         if visual_features is None and pixel_values is not None:
             if pixel_values.shape[0] != batch:
                 raise ValueError(

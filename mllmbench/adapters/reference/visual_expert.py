@@ -20,6 +20,7 @@ Importing this module registers the config with ``AutoConfig`` and the model wit
 """
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -57,8 +58,10 @@ class VisualExpertConfig(PreTrainedConfig):
         "text_config": SubConfigSpec(config_class=AutoConfig, model_type="llama"),
     }
 
-    vision_config: dict | PreTrainedConfig | None = None
-    text_config: dict | PreTrainedConfig | None = None
+    vision_config: Any = None
+    """A CLIP vision config (a dict or ``CLIPVisionConfig``; a config after init)."""
+    text_config: Any = None
+    """A Llama config (a dict or ``LlamaConfig``; a config after init)."""
     image_token_id: int = 32000
     image_seq_length: int = 576
     projector_hidden_act: str = "gelu"
@@ -93,7 +96,7 @@ def route(
 class VisualExpertAttention(nn.Module):
     """Causal self-attention whose q/k/v and output projections come from the token's expert."""
 
-    def __init__(self, config: PreTrainedConfig, layer_idx: int) -> None:
+    def __init__(self, config: Any, layer_idx: int) -> None:
         super().__init__()
         self.language_expert = LlamaAttention(config, layer_idx)
         self.vision_expert = LlamaAttention(config, layer_idx)
@@ -149,7 +152,7 @@ class VisualExpertAttention(nn.Module):
 class VisualExpertMLP(nn.Module):
     """Two ``LlamaMLP``: the language expert and the vision expert, chosen per token."""
 
-    def __init__(self, config: PreTrainedConfig) -> None:
+    def __init__(self, config: Any) -> None:
         super().__init__()
         self.language_expert = LlamaMLP(config)
         self.vision_expert = LlamaMLP(config)
@@ -161,7 +164,7 @@ class VisualExpertMLP(nn.Module):
 class VisualExpertDecoderLayer(nn.Module):
     """A Llama decoder layer (pre-norm, shared RMSNorms) with expert attention and expert MLP."""
 
-    def __init__(self, config: PreTrainedConfig, layer_idx: int) -> None:
+    def __init__(self, config: Any, layer_idx: int) -> None:
         super().__init__()
         self.self_attn = VisualExpertAttention(config, layer_idx)
         self.mlp = VisualExpertMLP(config)
@@ -182,7 +185,7 @@ class VisualExpertDecoderLayer(nn.Module):
 class VisualExpertTextModel(nn.Module):
     """The decoder: token embeddings, visual-expert layers, final RMSNorm, rotary embedding."""
 
-    def __init__(self, config: PreTrainedConfig) -> None:
+    def __init__(self, config: Any) -> None:
         super().__init__()
         self.config = config
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, config.pad_token_id)
@@ -206,7 +209,7 @@ class VisualExpertTextModel(nn.Module):
             cache = DynamicCache(config=self.config)
         if position_ids is None:
             past = cache.get_seq_length() if cache is not None else 0
-            position_ids = (torch.arange(inputs_embeds.shape[1], device=inputs_embeds.device) + past)[None]
+            position_ids = (torch.arange(inputs_embeds.shape[1], device=inputs_embeds.device) + past)[None]  # type: ignore[assignment]
         causal_mask = create_causal_mask(
             config=self.config,
             inputs_embeds=inputs_embeds,
@@ -232,7 +235,7 @@ class VisualExpertTextModel(nn.Module):
 class VisualExpertModel(nn.Module):
     """Vision tower, projector and the visual-expert decoder (LLaVA's layout: ``model.*``)."""
 
-    def __init__(self, config: VisualExpertConfig) -> None:
+    def __init__(self, config: Any) -> None:
         super().__init__()
         self.vision_tower = AutoModel.from_config(config.vision_config)
         self.multi_modal_projector = LlavaMultiModalProjector(config)
@@ -252,9 +255,9 @@ class VisualExpertForConditionalGeneration(PreTrainedModel, GenerationMixin):
     config: VisualExpertConfig
     config_class = VisualExpertConfig
     base_model_prefix = "model"
-    input_modalities = ("image", "text")
+    input_modalities = ("image", "text")  # type: ignore[assignment]
     main_input_name = "input_ids"
-    _no_split_modules = ["VisualExpertDecoderLayer", "CLIPEncoderLayer"]
+    _no_split_modules = ["VisualExpertDecoderLayer", "CLIPEncoderLayer"]  # type: ignore[assignment]
     _supports_sdpa = True
     _supports_flash_attn = True
     _supports_attention_backend = True
