@@ -29,6 +29,7 @@ from mllmbench.reports.frame import PathLike
 from mllmbench.reports.html import thumbnail_png
 from mllmbench.reports.leaderboard import build_index, load_data, run_entries
 from mllmbench.reports.leaderboard_compare import build_compare_page
+from mllmbench.reports.leaderboard_gallery import GALLERY_HREF, build_gallery_page
 from mllmbench.reports.leaderboard_runs import SAMPLES_PER_SUITE, build_run_page
 from mllmbench.reports.paired import BOOTSTRAP_ITERATIONS
 
@@ -111,7 +112,11 @@ def render_site(
         html = env.get_template(template).render(root=root, **common, **kw)
         files[name] = html.encode("utf-8")
 
-    put("index.html", "leaderboard_index.html.j2", view=index)
+    gallery = build_gallery_page(data, entries, images)
+    gallery_href = GALLERY_HREF if gallery.suites else None
+    put("index.html", "leaderboard_index.html.j2", view=index, gallery_href=gallery_href)
+    if gallery_href:
+        put(GALLERY_HREF, "leaderboard_gallery.html.j2", view=gallery)
     for entry in entries:
         page = build_run_page(data, entry, index, images, samples_per_suite=samples_per_suite)
         put(entry.href, "leaderboard_run.html.j2", view=page)
