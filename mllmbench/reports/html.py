@@ -16,6 +16,7 @@ from typing import Any
 
 from mllmbench.core import samplelog
 from mllmbench.core.comparability import same_conditions
+from mllmbench.core.formatting import format_interval, format_metric, run_labels, significant
 from mllmbench.core.jsonio import write_text_atomic
 from mllmbench.reports.frame import PathLike, find_run_dirs, read_run
 
@@ -115,19 +116,30 @@ class ReportView:
     """Models whose understanding and generation metrics are both present."""
 
 
-def _fmt(mv: dict[str, Any]) -> str:
-    value = mv.get("value")
-    if value is None:
+def _fmt(metric: str, mv: dict[str, Any]) -> str:
+    """``57.3% [50.1%, 64.5%] (n=8, device)``: the value and interval in the metric's unit."""
+    if mv.get("value") is None:
         return "n/a"
-    unit = mv.get("unit") or ""
-    sep = "" if unit in ("", "%") else " "
-    text = f"{value:.4g}{sep}{unit}"
-    lo, hi = mv.get("ci_low"), mv.get("ci_high")
-    if lo is not None and hi is not None:
-        text += f" [{lo:.4g}, {hi:.4g}]"
+    unit = str(mv.get("unit") or "")
+    text = format_metric(metric, mv.get("value"), unit)
+    if mv.get("ci_low") is not None and mv.get("ci_high") is not None:
+        text += " " + format_interval(metric, mv.get("ci_low"), mv.get("ci_high"), unit)
     context = mv.get("context") or {}
     where = f", {context['device_name']}" if context.get("device_name") else ""
     return f"{text} (n={mv.get('n')}{where})"
+
+
+def report_labels(runs: Sequence[dict[str, Any]]) -> list[str]:
+    """Short run labels (``llava · tiny-llava``); a checkpoint-hash prefix only where two runs
+    would share a label, the run id's where they share the checkpoint too."""
+    names = [
+        (str(r.get("config", {}).get("adapter", "")), str(r.get("config", {}).get("model", ""))) for r in runs
+    ]
+    hashes = [str(r.get("adapter", {}).get("checkpoint_hash") or "") for r in runs]
+    labels = run_labels([(a, m, h) for (a, m), h in zip(names, hashes, strict=True)])
+    if any(" #" in label for label in labels):
+        labels = run_labels([(a, m, str(r.get("run_id", ""))) for (a, m), r in zip(names, runs, strict=True)])
+    return labels
 
 
 def thumbnail_png(path: str | None, size: int = THUMBNAIL_PX) -> bytes | None:
@@ -165,12 +177,7 @@ def _samples_by_key(run_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
 def build_view(run_dirs: Sequence[Path], *, samples_per_suite: int = SAMPLES_PER_SUITE) -> ReportView:
     """Turn run directories into the report's view model."""
     runs = [read_run(d) for d in run_dirs]
-    labels = []
-    for run in runs:
-        cfg = run.get("config", {})
-        labels.append(
-            f"{cfg.get('adapter')}:{Path(str(cfg.get('model', ''))).name} ({run.get('run_id', '')[:8]})"
-        )
+    labels = report_labels(runs)
     views = tuple(
         RunView(
             label=label,
@@ -193,7 +200,7 @@ def build_view(run_dirs: Sequence[Path], *, samples_per_suite: int = SAMPLES_PER
     rows = []
     for suite, metric in keys:
         mvs = [run.get("suites", {}).get(suite, {}).get("metrics", {}).get(metric) for run in runs]
-        cells = tuple(_fmt(mv) if mv else "" for mv in mvs)
+        cells = tuple(_fmt(metric, mv) if mv else "" for mv in mvs)
         scored = [(i, mv["value"]) for i, mv in enumerate(mvs) if mv and mv.get("value") is not None]
         best = None
         if len(scored) > 1 and same_conditions(mvs):  # never rank figures from different devices
@@ -225,7 +232,7 @@ def build_view(run_dirs: Sequence[Path], *, samples_per_suite: int = SAMPLES_PER
                 "answer": recs.get(key, {}).get("answer"),
                 "error": recs.get(key, {}).get("error"),
                 "scores": {
-                    k: round(v, 4) if isinstance(v, float) else v
+                    k: significant(v) if isinstance(v, float) else v
                     for k, v in recs.get(key, {}).get("scores", {}).items()
                 },
             }
@@ -318,7 +325,7 @@ def build_gallery(
                     settings=_settings_text(generation),
                     rewritten_prompt=generation.get("rewritten_prompt"),
                     scores={
-                        k: round(v, 4) if isinstance(v, float) else v
+                        k: significant(v) if isinstance(v, float) else v
                         for k, v in rec.get("scores", {}).items()
                     },
                 )
@@ -347,15 +354,13 @@ def build_unified(runs: Sequence[dict[str, Any]], labels: Sequence[str]) -> list
         adapter = run.get("adapter", {})
         config = run.get("config", {})
         ident = (str(config.get("adapter")), str(adapter.get("checkpoint_hash") or config.get("model")))
-        entry = models.setdefault(
-            ident, {"label": label.rsplit(" (", 1)[0], "understand": [], "generate": []}
-        )
+        entry = models.setdefault(ident, {"label": label, "understand": [], "generate": []})
         for suite, res in run.get("suites", {}).items():
             kind = res.get("requires")
             if kind not in ("understand", "generate"):
                 continue
             for metric, mv in res.get("metrics", {}).items():
-                entry[kind].append((f"{suite}/{metric}", _fmt(mv)))
+                entry[kind].append((f"{suite}/{metric}", _fmt(metric, mv)))
     return [
         UnifiedRow(e["label"], tuple(e["understand"]), tuple(e["generate"]))
         for e in models.values()
