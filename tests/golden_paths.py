@@ -32,9 +32,13 @@ def load_golden(name: str) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+METRICS_MD = Path(__file__).resolve().parents[1] / "docs" / "METRICS.md"
+"""The metric specification every metric module cites (a copy of ``../shared/METRICS.md``)."""
+
+
 def metrics_md() -> str:
-    """The text of METRICS.md (beside the golden directory)."""
-    path = golden_dir().parent / "METRICS.md"
+    """The text of docs/METRICS.md."""
+    path = METRICS_MD
     if not path.is_file():
         pytest.fail(f"METRICS.md not found at {path}")
     return path.read_text(encoding="utf-8")
