@@ -74,7 +74,12 @@ def resolve_scoring(config: RunConfig, suites: list[Suite]) -> RunConfig:
             fid_extractor=config.fid_extractor, fid_mode=config.fid_mode, clip_model=config.clip_model
         )
     assert resolved is not None
-    return replace(config, **resolved)
+    return replace(
+        config,
+        fid_extractor=resolved["fid_extractor"],
+        fid_mode=resolved["fid_mode"],
+        clip_model=resolved["clip_model"],
+    )
 
 
 def plan(config: RunConfig, *, check_model: bool = True) -> Plan:
