@@ -9,6 +9,9 @@ On top of the understanding and generation contracts:
 * `check_output_depends_on_image`: same question, several images that differ only in their
   pixels; some answer text must change, or, where a random tiny model answers all of them
   alike, its next-token logits must (a model that ignores the image passes neither);
+* `check_blind_adapter`: an understanding adapter with connector ``none`` (a text-only baseline)
+  declares that the image never reaches its model; the contract holds it to that instead: the
+  same answer for every image and no image tokens;
 * `check_registered_adapter`: all of it for one registered class and its tiny checkpoint.
 """
 
@@ -22,6 +25,7 @@ from mllmbench.adapters.base import Adapter
 from mllmbench.core.hashing import named_files_sha256
 from mllmbench.core.types import (
     Capability,
+    Connector,
     GenerationSettings,
     ImageGenerationSettings,
     UnderstandRequest,
@@ -32,6 +36,7 @@ from mllmbench.testing.adapter_contract import (
     same_size_images,
     sample_requests,
 )
+from mllmbench.testing.contract_common import check_lazy_load, check_registered
 from mllmbench.testing.generation_contract import check_generation_contract
 
 UNDERSTAND_SETTINGS = GenerationSettings(max_new_tokens=8)
@@ -144,7 +149,9 @@ def check_registered_adapter(adapter_cls: type[Adapter], tiny_dir: Path) -> list
     assert adapter_cls.capabilities & (Capability.UNDERSTAND | Capability.GENERATE), (
         f"adapter {adapter_cls.name!r} declares neither UNDERSTAND nor GENERATE"
     )
-    if Capability.UNDERSTAND in adapter_cls.capabilities:
+    if Capability.UNDERSTAND in adapter_cls.capabilities and adapter_cls.connector is Connector.NONE:
+        loaded.append(check_blind_adapter(adapter_cls, tiny_dir))
+    elif Capability.UNDERSTAND in adapter_cls.capabilities:
         adapter = check_understanding_contract(adapter_cls, tiny_dir, settings=UNDERSTAND_SETTINGS)
         loaded.append(adapter)
         check_batching(adapter, sample_requests(4), UNDERSTAND_SETTINGS)
@@ -163,3 +170,34 @@ def _finite_max_difference(a: Any, b: Any) -> float:
     finite = a.isfinite() & b.isfinite()
     assert bool(finite.any()), "no finite logits to compare"
     return float((a[finite] - b[finite]).abs().max())
+
+
+def check_blind_adapter(adapter_cls: type[Adapter], tiny_dir: Path) -> Adapter:
+    """The contract of an understanding adapter whose connector is ``none``: it never sees the image.
+
+    Entry point, lazy loading and `info` (family, connector ``none``, an LLM, a positive
+    parameter count, a weight hash); batch 1 equals batch N; every one of several different
+    images gives the same answer, with no image tokens. Returns the loaded adapter.
+    """
+    assert adapter_cls.description, f"{adapter_cls.__name__}.description is empty"
+    check_registered(adapter_cls)
+    adapter = check_lazy_load(adapter_cls, tiny_dir)
+    info = adapter.info
+    assert info.name == adapter_cls.name and info.paradigm.family == adapter_cls.name, f"info: {info}"
+    assert info.paradigm.connector is Connector.NONE and info.paradigm.llm_backbone, (
+        f"paradigm: {info.paradigm}"
+    )
+    assert info.parameters.get("total", 0) > 0, f"parameters: {info.parameters}"
+    assert info.checkpoint_hash and info.checkpoint_hash.startswith("sha256:"), (
+        f"hash {info.checkpoint_hash!r}"
+    )
+    check_batching(adapter, sample_requests(4), UNDERSTAND_SETTINGS)
+    requests = [
+        UnderstandRequest(f"image{i}", (image,), IMAGE_QUESTION) for i, image in enumerate(same_size_images())
+    ]
+    responses = adapter.understand(requests, UNDERSTAND_SETTINGS)
+    assert len({r.text for r in responses}) == 1, (
+        "a connector-none adapter answered differently for different images"
+    )
+    assert all(r.usage.image_tokens == 0 for r in responses), "a connector-none adapter counted image tokens"
+    return adapter

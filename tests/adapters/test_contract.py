@@ -5,7 +5,8 @@ it has a tiny recipe or says why not (`Adapter.tiny_recipe_reason`; neither is a
 tiny build is deterministic; it loads through ``from_pretrained`` on the built directory with
 `info` and the paradigm filled; batch 1 equals batch N; an understanding adapter's output
 depends on the image; a generating adapter gives the same image for the same seed and another
-for another seed. An adapter that states why it has no recipe is skipped with that reason
+for another seed. An understanding adapter with connector ``none`` (a text-only baseline) is
+held to the opposite: the same answer for every image. An adapter that states why it has no recipe is skipped with that reason
 (shown in the ``-ra`` summary), never silently.
 """
 
