@@ -19,3 +19,22 @@ def test_golden_copy_is_in_sync_with_shared() -> None:
     assert not mismatch and not errors, f"tests/data/golden is stale: {mismatch or errors}"
     metrics = SHARED_GOLDEN_DIR.parent / "METRICS.md"
     assert filecmp.cmp(METRICS_MD, metrics, shallow=False), "docs/METRICS.md differs from shared/METRICS.md"
+
+
+def test_readme_links_the_docs_instead_of_repeating_them() -> None:
+    """README keeps its set-up commands, links METRICS.md, the architecture and the adapter guide,
+    and no longer carries a copy of the adapter guide."""
+    root = METRICS_MD.parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert readme.splitlines()[4].strip() == (
+        "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/mllm-bench"
+    )
+    assert (
+        "python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]' && .venv/bin/python -m pytest"
+        in readme
+    )
+    for doc in ("docs/METRICS.md", "docs/architecture.md", "docs/adding-an-adapter.md"):
+        assert f"]({doc})" in readme and (root / doc).is_file(), doc
+    assert "### 1. The module" not in readme  # the guide lives in docs/adding-an-adapter.md only
+    for layer in ("core", "adapters", "suites", "reports", "engine", "zoo", "cli", "testing"):
+        assert f"**`mllmbench/{layer}/`**" in readme, layer
