@@ -144,3 +144,29 @@ def test_suite_without_models_writes_the_layout_and_says_why(tmp_path, monkeypat
     result = metric.compute()
     assert result.values == {} and DETECTOR_ENV in result.notes["geneval"]
     assert (tmp_path / "images" / "geneval" / "layout" / "00000" / "samples" / "00000.png").is_file()
+
+
+@pytest.mark.slow
+def test_run_geneval_end_to_end_with_a_tiny_diffusion_model(models, tmp_path, monkeypatch):
+    from mllmbench.adapters.diffusion import DiffusionAdapter
+    from mllmbench.suites.benchmarks.geneval import CLIP_ENV, DETECTOR_ENV
+
+    detector, clip = models
+    sd = DiffusionAdapter.build_tiny(tmp_path / "sd", seed=0)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "evaluation_metadata.jsonl").write_text("".join(json.dumps(p) + "\n" for p in PROMPTS[:2]))
+    monkeypatch.setenv(DETECTOR_ENV, str(detector))
+    monkeypatch.setenv(CLIP_ENV, str(clip))
+    monkeypatch.setenv("MLLMBENCH_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "run"
+    rc = main(["run", "--no-progress", "--adapter", "diffusion", "--model", str(sd), "--suite", "geneval",
+               "--data", str(data), "--limit", "6", "--steps", "2", "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    run = json.loads((out / "run.json").read_text())
+    metrics = run["suites"]["geneval"]["metrics"]
+    assert metrics["geneval"]["n"] == 6 and metrics["geneval"]["unit"] == "%"
+    layout = out / "images" / "geneval" / "layout"
+    assert len(list((layout / "00000" / "samples").glob("*.png"))) == 4
+    assert len(list((layout / "00001" / "samples").glob("*.png"))) == 2
+    assert json.loads((layout / "00001" / "metadata.jsonl").read_text()) == PROMPTS[1]

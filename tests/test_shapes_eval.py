@@ -115,3 +115,20 @@ def test_bad_items_are_named_and_the_rest_scored(judge, tmp_path_factory):
     assert "bad.png" in summary["failed"][items[1].item_id]
     assert "no 'tag'" in summary["failed"][items[2].item_id]
     assert summary["images"] == 3
+
+
+def test_training_is_deterministic_and_loads_like_a_transformers_model(tmp_path):
+    import torch
+
+    from mllmbench.suites.metrics.shapes_judge.model import ShapesJudgeConfig, ShapesJudgeModel
+    from mllmbench.suites.metrics.shapes_judge.train import Recipe, train_judge
+
+    recipe = Recipe(steps=3, heldout_images=8)
+    reports = [train_judge(tmp_path / name, recipe) for name in ("a", "b")]
+    assert reports[0]["final_loss"] == reports[1]["final_loss"]
+    a, b = (ShapesJudgeModel.from_pretrained(tmp_path / name) for name in ("a", "b"))
+    assert isinstance(a.config, ShapesJudgeConfig)
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert torch.equal(x, y), name
+    shipped = ShapesJudgeModel.from_pretrained(CHECKPOINT_DIR)
+    assert shipped.dtype == torch.float16 and shipped.config.shape_labels[0] == "empty"
