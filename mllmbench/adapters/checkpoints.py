@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mllmbench.core.errors import ConfigError
 from mllmbench.core.hashing import tree_sha256
+from mllmbench.core.zoo_paths import is_zoo_model, resolve_zoo_model
 
 DTYPES = ("float32", "bfloat16", "float16")
 """The dtype names an adapter accepts."""
@@ -27,8 +28,10 @@ def resolve_checkpoint(model: str) -> Path | None:
 
     Raises:
         ConfigError: `model` looks like a path (``/``, ``./``, ``~``, several ``/``) but does not
-            exist, or names a file instead of a directory.
+            exist, or names a file instead of a directory; ``zoo:NAME`` names no shipped member.
     """
+    if is_zoo_model(model):
+        return resolve_zoo_model(model)
     path = Path(model).expanduser()
     if path.exists():
         if not path.is_dir():

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("mllmbench.cli.commands.report", "render runs into one self-contained HTML report"),
     "leaderboard": ("mllmbench.cli.commands.leaderboard", "build a static leaderboard site from many runs"),
     "judge": ("mllmbench.cli.commands.judge", "train the offline Shapes judge (text-to-image scoring)"),
+    "zoo": ("mllmbench.cli.commands.zoo", "the paradigm zoo: list, train and compare the trained members"),
 }
 
 # Exit codes: 0 ok; 1 the run finished but some samples failed; 2 usage or input error;

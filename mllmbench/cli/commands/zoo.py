@@ -1,0 +1,132 @@
+"""`mllm-bench zoo`: the paradigm zoo (list the members, retrain one, compare them all).
+
+* ``zoo list [--json]``: every member with its adapter, ``--model`` value, connector, parameters
+  per component, visual tokens per image, recipe and checkpoint size;
+* ``zoo train NAME|--all [--steps N] [--out DIR]``: reproduce a member from its recipe;
+* ``zoo report [--out DIR]``: run every shipped member on the built-in suites, build the
+  leaderboard site and print paired VQA tests against ``llava`` and ``blind``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `zoo`."""
+    sub = parser.add_subparsers(dest="zoo_command", metavar="ACTION", required=True)
+    listing = sub.add_parser("list", help="list the members")
+    listing.add_argument("--json", action="store_true", help="JSON instead of a table")
+    train = sub.add_parser("train", help="train a member from its recipe")
+    train.add_argument("name", nargs="?", help="member name (see `zoo list`)")
+    train.add_argument("--all", action="store_true", help="train every member, one after another")
+    train.add_argument("--steps", type=int, help="training steps (default: the recipe's)")
+    train.add_argument("--out", type=Path, help="output folder (default: the cache's zoo/<name>)")
+    train.add_argument("--threads", type=int, help="torch threads (the shipped recipes used 1)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    report = sub.add_parser("report", help="run every member and build the comparison leaderboard")
+    report.add_argument("--out", type=Path, default=Path("zoo-report"), help="folder for runs and site")
+    report.add_argument("--suite", default="vqa,caption", help="comma-separated suites (default vqa,caption)")
+    report.add_argument("--data", help="data directory for every suite (default: the built-in Shapes set)")
+    report.add_argument("--limit", type=int, help="at most N samples per suite")
+    report.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch to the zoo action."""
+    if args.zoo_command == "list":
+        return _list(args)
+    if args.zoo_command == "train":
+        return _train(args)
+    return _report(args)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from mllmbench.zoo.catalog import entries
+
+    rows = entries()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(
+        f"{'name':<10} {'adapter':<10} {'connector':<16} {'params':>9} {'vis.tok':>7} {'steps':>5} "
+        f"{'train s':>7} {'loss':>6} {'MB':>5}"
+    )
+    for row in rows:
+        recipe = row["recipe"] or {}
+        params = (row["parameters"] or {}).get("total")
+        size = row["checkpoint_bytes"]
+        print(
+            f"{row['name']:<10} {row['adapter']:<10} {row['connector']:<16} {params or '-':>9} "
+            f"{row['visual_tokens_per_image'] if row['visual_tokens_per_image'] is not None else '-':>7} "
+            f"{recipe.get('steps', '-'):>5} {recipe.get('wall_seconds', '-'):>7} {recipe.get('final_loss', '-'):>6} "
+            f"{f'{size / 1e6:.1f}' if size else 'not shipped':>5}"
+        )
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from mllmbench.core.errors import ConfigError
+    from mllmbench.core.paths import cache_root
+    from mllmbench.core.zoo_paths import zoo_checkpoints_dir
+    from mllmbench.zoo.members import MEMBERS, member
+    from mllmbench.zoo.train import train_member
+
+    if args.all == bool(args.name):
+        raise ConfigError("zoo train: give one member NAME or --all")
+    if args.steps is not None and args.steps < 1:
+        raise ConfigError("--steps must be at least 1")
+    names = list(MEMBERS) if args.all else [member(args.name).name]
+    for name in names:
+        out = args.out / name if args.all and args.out else args.out or cache_root() / "zoo" / name
+        result = train_member(
+            name,
+            out,
+            steps=args.steps,
+            threads=args.threads,
+            progress=not args.no_progress,
+            shipped_dir=zoo_checkpoints_dir() / name,
+        )
+        print(
+            f"{name}: {result.steps} steps in {result.wall_seconds:.1f} s, loss {result.first_loss:.3f} -> "
+            f"{result.final_loss:.3f}, recipe {result.recipe_hash[:19]}, written to {result.out_dir}"
+        )
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from mllmbench.core.errors import ConfigError
+    from mllmbench.core.jsonio import write_json_atomic
+    from mllmbench.core.zoo_paths import shipped_members
+    from mllmbench.reports.leaderboard_site import write_site
+    from mllmbench.zoo.members import MEMBERS
+    from mllmbench.zoo.report import format_table, paired_table, run_member
+
+    shipped = [name for name in MEMBERS if name in shipped_members()]
+    if not shipped:
+        raise ConfigError("no zoo member is installed (mllmbench/zoo/checkpoints is empty)")
+    suites = [s.strip() for s in args.suite.split(",") if s.strip()]
+    runs = {
+        name: run_member(
+            name,
+            MEMBERS[name].adapter,
+            args.out / "runs",
+            suites,
+            args.data,
+            args.limit,
+            not args.no_progress,
+        )
+        for name in shipped
+    }
+    site = write_site(list(runs.values()), args.out / "leaderboard")
+    rows = paired_table(runs) if "vqa" in suites else []
+    write_json_atomic(args.out / "paired.json", rows)
+    if rows:
+        print(format_table(rows))
+    print(f"leaderboard: {site.index}")
+    return 0

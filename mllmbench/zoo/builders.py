@@ -1,0 +1,254 @@
+"""Fresh, seeded zoo models: one builder per connector family, all on the `backbone` sizes.
+
+A builder returns ``(model, processor)`` built from the real transformers config classes under
+``torch.manual_seed(seed)``, with the traps of tiny from-scratch models fixed: the 0.02 init
+spread everywhere (BLIP-2's ViT defaults to a dead 1e-10), no dropout, learned queries and latents
+re-initialised away from zero, and nothing frozen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mllmbench.adapters.tiny.chat_templates import LLAVA_15_CHAT_TEMPLATE
+from mllmbench.adapters.tiny.checkpoint import seeded
+from mllmbench.zoo import backbone as bb
+
+Built = tuple[Any, Any]
+
+
+def _clip_image_processor() -> Any:
+    from transformers import CLIPImageProcessor
+
+    size = bb.IMAGE_SIZE
+    return CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
+
+
+def build_llava(seed: int) -> Built:
+    """LLaVA: CLIP ViT (last layer, CLS dropped) -> 2-layer MLP projector -> Llama."""
+    from transformers import (
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
+
+    tokenizer = bb.zoo_tokenizer(extra_special_tokens={"image_token": "<image>"})
+    processor = LlavaProcessor(
+        image_processor=_clip_image_processor(),
+        tokenizer=tokenizer,
+        patch_size=bb.PATCH_SIZE,
+        vision_feature_select_strategy="default",
+        chat_template=LLAVA_15_CHAT_TEMPLATE,
+        image_token="<image>",
+        num_additional_image_tokens=1,
+    )
+    config = LlavaConfig(
+        vision_config=CLIPVisionConfig(**bb.vit_dims()),
+        text_config=LlamaConfig(**bb.lm_dims(tokenizer)),
+        image_token_index=processor.image_token_id,
+        image_seq_length=bb.PATCHES,
+        vision_feature_layer=-1,
+        vision_feature_select_strategy="default",
+        tie_word_embeddings=False,
+    )
+    with seeded(seed):
+        model = LlavaForConditionalGeneration(config)
+    return model, processor
+
+
+def build_blind(seed: int) -> Built:
+    """The zoo LLM alone (Llama, LLaVA's chat template without the image): no vision at all."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = bb.zoo_tokenizer()
+    tokenizer.chat_template = LLAVA_15_CHAT_TEMPLATE
+    with seeded(seed):
+        model = LlamaForCausalLM(LlamaConfig(**bb.lm_dims(tokenizer)))
+    return model, tokenizer
+
+
+QUERY_TOKENS = 16
+"""BLIP-2's learned queries (a 4x compression of the 64 patches; 257 -> 32 in the real model)."""
+LATENTS = 16
+"""Idefics2's resampler latents: the same 16 tokens per image as BLIP-2's queries."""
+MLLAMA_CROSS_LAYERS = (1, 4)
+"""Cross-attention layers of the zoo Mllama: inserted among the 4 self-attention layers (6 in all)."""
+
+
+def build_blip2(seed: int) -> Built:
+    """BLIP-2: ViT -> Q-Former (16 learned queries, cross-attention every layer) -> linear -> Llama."""
+    import torch
+    from transformers import (
+        Blip2Config,
+        Blip2ForConditionalGeneration,
+        Blip2Processor,
+        Blip2QFormerConfig,
+        Blip2VisionConfig,
+        BlipImageProcessor,
+        LlamaConfig,
+    )
+
+    tokenizer = bb.zoo_tokenizer(extra_special_tokens=["<image>"])
+    size = bb.IMAGE_SIZE
+    processor = Blip2Processor(
+        image_processor=BlipImageProcessor(size={"height": size, "width": size}),
+        tokenizer=tokenizer,
+        num_query_tokens=QUERY_TOKENS,
+    )
+    qformer = Blip2QFormerConfig(
+        hidden_size=bb.VISION_WIDTH,
+        intermediate_size=2 * bb.VISION_WIDTH,
+        num_hidden_layers=2,
+        num_attention_heads=bb.HEADS,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        cross_attention_frequency=1,
+        encoder_hidden_size=bb.VISION_WIDTH,
+        vocab_size=len(tokenizer),
+        initializer_range=bb.INIT_RANGE,
+    )
+    config = Blip2Config(
+        vision_config=Blip2VisionConfig(**bb.vit_dims()),
+        qformer_config=qformer,
+        text_config=LlamaConfig(**bb.lm_dims(tokenizer)),
+        num_query_tokens=QUERY_TOKENS,
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+        initializer_range=bb.INIT_RANGE,
+    )
+    with seeded(seed):
+        model = Blip2ForConditionalGeneration(config)
+        with torch.no_grad():  # the class starts the queries at zero: every query would be alike
+            model.query_tokens.normal_(std=bb.INIT_RANGE)
+    return model, processor
+
+
+def build_idefics2(seed: int) -> Built:
+    """Idefics2: ViT -> MLP + perceiver resampler (16 latents) -> Mistral (the zoo LLM's sizes)."""
+    import torch
+    from transformers import (
+        Idefics2Config,
+        Idefics2ForConditionalGeneration,
+        Idefics2ImageProcessor,
+        Idefics2PerceiverConfig,
+        Idefics2Processor,
+        Idefics2VisionConfig,
+        MistralConfig,
+    )
+
+    from mllmbench.adapters.tiny.chat_templates import IDEFICS2_CHAT_TEMPLATE
+
+    tokenizer = bb.zoo_tokenizer(
+        extra_special_tokens=["<fake_token_around_image>", "<image>", "<end_of_utterance>"]
+    )
+    size = bb.IMAGE_SIZE
+    processor = Idefics2Processor(
+        image_processor=Idefics2ImageProcessor(
+            size={"shortest_edge": size, "longest_edge": size}, do_image_splitting=False
+        ),
+        tokenizer=tokenizer,
+        image_seq_len=LATENTS,
+        chat_template=IDEFICS2_CHAT_TEMPLATE,
+    )
+    text_config = MistralConfig(**bb.lm_dims(tokenizer, sliding_window=None))
+    config = Idefics2Config(
+        vision_config=Idefics2VisionConfig(**bb.vit_dims()),
+        perceiver_config=Idefics2PerceiverConfig(
+            hidden_size=bb.LLM_WIDTH,
+            rms_norm_eps=text_config.rms_norm_eps,
+            resampler_n_latents=LATENTS,
+            resampler_depth=2,
+            resampler_n_heads=bb.HEADS,
+            resampler_head_dim=bb.LLM_WIDTH // bb.HEADS,
+            num_key_value_heads=bb.HEADS,
+            attention_dropout=0.0,
+            initializer_range=bb.INIT_RANGE,
+        ),
+        text_config=text_config,
+        image_token_id=processor.image_token_id,
+        tie_word_embeddings=False,
+    )
+    with seeded(seed):
+        model = Idefics2ForConditionalGeneration(config)
+        with torch.no_grad():
+            torch.nn.init.normal_(model.model.connector.perceiver_resampler.latents, std=bb.INIT_RANGE)
+    model.generation_config.eos_token_id = [
+        tokenizer.eos_token_id,
+        tokenizer.convert_tokens_to_ids("<end_of_utterance>"),
+    ]
+    return model, processor
+
+
+def build_mllama(seed: int) -> Built:
+    """Mllama: tiled ViT (1 tile of 64x64) -> linear -> gated cross-attention layers inside Llama."""
+    import torch
+    from transformers import (
+        MllamaConfig,
+        MllamaForConditionalGeneration,
+        MllamaImageProcessor,
+        MllamaProcessor,
+    )
+
+    from mllmbench.adapters.tiny.chat_templates import LLAMA_32_VISION_CHAT_TEMPLATE
+    from mllmbench.adapters.tiny.mllama import LLAMA_3_SPECIAL_TOKENS
+
+    tokenizer = bb.zoo_tokenizer(
+        bos_token="<|begin_of_text|>",
+        eos_token="<|eot_id|>",
+        pad_token="<|finetune_right_pad_id|>",
+        unk_token=None,
+        extra_special_tokens=LLAMA_3_SPECIAL_TOKENS,
+    )
+    size = bb.IMAGE_SIZE
+    processor = MllamaProcessor(
+        image_processor=MllamaImageProcessor(size={"height": size, "width": size}, max_image_tiles=4),
+        tokenizer=tokenizer,
+        chat_template=LLAMA_32_VISION_CHAT_TEMPLATE,
+    )
+    n_layers = bb.LLM_LAYERS + len(MLLAMA_CROSS_LAYERS)
+    config = MllamaConfig(
+        vision_config={
+            "hidden_size": bb.VISION_WIDTH,
+            "intermediate_size": 4 * bb.VISION_WIDTH,
+            "num_hidden_layers": bb.VISION_LAYERS - 1,
+            "num_global_layers": 1,
+            "attention_heads": bb.HEADS,
+            "image_size": size,
+            "patch_size": bb.PATCH_SIZE,
+            "max_num_tiles": 4,
+            "intermediate_layers_indices": [0],
+            "vision_output_dim": 2 * bb.VISION_WIDTH,
+            "initializer_range": bb.INIT_RANGE,
+        },
+        text_config=bb.lm_dims(
+            tokenizer,
+            num_hidden_layers=n_layers,
+            cross_attention_layers=list(MLLAMA_CROSS_LAYERS),
+            eos_token_id=[tokenizer.convert_tokens_to_ids("<|end_of_text|>"), tokenizer.eos_token_id],
+        ),
+        image_token_index=processor.image_token_id,
+    )
+    with seeded(seed):
+        model = MllamaForConditionalGeneration(config)
+        with torch.no_grad():  # tanh(0) = 0 gates would keep the image out at the start
+            for index in MLLAMA_CROSS_LAYERS:
+                layer = model.model.language_model.layers[index]
+                layer.cross_attn_attn_gate.fill_(1.0)
+                layer.cross_attn_mlp_gate.fill_(1.0)
+    model.generation_config.eos_token_id = config.text_config.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model, processor
+
+
+def extend_mllama(key: str, value: Any, first_len: int, length: int) -> Any:
+    """Grow ``cross_attention_mask`` (1, seq, images, tiles): later tokens see the image as the last
+    prompt token does; padding positions see nothing."""
+    import torch
+
+    if key != "cross_attention_mask":
+        return value
+    mask = torch.as_tensor(value)
+    out = torch.zeros((1, length, *mask.shape[2:]), dtype=mask.dtype)
+    out[:, :first_len] = mask
+    return out

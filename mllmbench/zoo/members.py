@@ -1,0 +1,94 @@
+"""The zoo members: which builder, adapter and end-of-turn token each one uses.
+
+Every member shares the `mllmbench.zoo.backbone` sizes, the training data of
+`mllmbench.zoo.data` and the step budget `DEFAULT_STEPS`; only the connector differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mllmbench.zoo import builders
+
+DEFAULT_STEPS = 600
+BATCH_SIZE = 32
+LEARNING_RATE = 1e-3
+
+
+@dataclass(frozen=True)
+class Member:
+    """One zoo member: how to build it fresh and how its adapter runs it."""
+
+    name: str
+    adapter: str
+    """Registered adapter name that loads the checkpoint (``--adapter``)."""
+    connector: str
+    build: Callable[[int], tuple[Any, Any]]
+    """init seed -> (fresh model, processor or tokenizer)."""
+    description: str
+    end_token: str | None = None
+    """Text appended to every trained answer; ``None``: the tokenizer's EOS token."""
+    extend: Callable[[str, Any, int, int], Any] | None = None
+    """Grows sequence-shaped image inputs to the batch length (see `mllmbench.zoo.data.collate`)."""
+    kind: str = "understand"
+    generation: str = "text"
+    steps: int = DEFAULT_STEPS
+    init_seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+    """Member-specific recipe values (recorded in the recipe and its hash)."""
+
+
+MEMBERS: dict[str, Member] = {
+    m.name: m
+    for m in (
+        Member(
+            name="blind",
+            adapter="text_llm",
+            connector="none",
+            build=builders.build_blind,
+            description="the zoo LLM alone, trained on the same conversations without the image",
+        ),
+        Member(
+            name="llava",
+            adapter="llava",
+            connector="mlp",
+            build=builders.build_llava,
+            description="CLIP ViT patches -> 2-layer MLP projector -> LLM (64 visual tokens)",
+        ),
+        Member(
+            name="blip2",
+            adapter="blip2",
+            connector="qformer",
+            build=builders.build_blip2,
+            description="ViT -> Q-Former with 16 learned queries -> linear -> LLM (16 visual tokens)",
+        ),
+        Member(
+            name="idefics2",
+            adapter="idefics2",
+            connector="resampler",
+            build=builders.build_idefics2,
+            description="ViT -> MLP + perceiver resampler with 16 latents -> LLM (16 visual tokens)",
+            end_token="<end_of_utterance>",
+        ),
+        Member(
+            name="mllama",
+            adapter="mllama",
+            connector="cross_attention",
+            build=builders.build_mllama,
+            description="tiled ViT -> linear -> 2 gated cross-attention layers among the LLM's 4",
+            end_token="<|eot_id|>",
+            extend=builders.extend_mllama,
+        ),
+    )
+}
+
+
+def member(name: str) -> Member:
+    """The member called `name` (``ConfigError`` naming the members otherwise)."""
+    from mllmbench.core.errors import ConfigError
+
+    if name not in MEMBERS:
+        raise ConfigError(f"unknown zoo member {name!r}; members: {', '.join(MEMBERS)}")
+    return MEMBERS[name]

@@ -1,0 +1,112 @@
+"""`mllm-bench zoo report`: every shipped member on the built-in suites, paired against llava and blind.
+
+Each member runs through the normal `Runner` (its adapter, ``--model zoo:NAME``) on the same
+data; the run directories then feed the existing leaderboard site (`write_site`), and
+`paired_table` adds per-member paired tests of VQA accuracy (paired bootstrap over the same
+questions, `mllmbench.reports.paired`) against ``llava`` and against ``blind``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mllmbench.core.jsonio import read_jsonl
+
+log = logging.getLogger(__name__)
+
+BASELINES = ("llava", "blind")
+
+
+def run_member(
+    name: str,
+    adapter: str,
+    out_dir: Path,
+    suites: Sequence[str],
+    data_dir: str | None,
+    limit: int | None,
+    progress: bool,
+) -> Path:
+    """Run one member on `suites` into ``out_dir/name`` (resuming a finished run) and return it."""
+    from dataclasses import replace
+
+    from mllmbench.core.config import RunConfig
+    from mllmbench.engine.plan import resolve_run
+    from mllmbench.engine.runner import Runner
+
+    config = RunConfig(
+        adapter=adapter,
+        model=f"zoo:{name}",
+        suites=tuple(suites),
+        data_dir=data_dir,
+        limit=limit,
+        batch_size=16,
+    )
+    config = replace(resolve_run(config), out_dir=str(out_dir / name))
+    return Path(Runner(config, progress=progress).run().run_dir)
+
+
+def vqa_scores(run_dir: Path) -> dict[str, tuple[float, str]]:
+    """sample id -> (VQA accuracy, question type) of a run's VQA samples (failed ones left out)."""
+    out = {}
+    for row in read_jsonl(run_dir / "samples.jsonl"):
+        if row.get("suite") == "vqa" and row.get("error") is None and "vqa_accuracy" in row["scores"]:
+            out[row["sample_id"]] = (
+                float(row["scores"]["vqa_accuracy"]),
+                row["meta"].get("question_type", ""),
+            )
+    return out
+
+
+def paired_table(runs: dict[str, Path]) -> list[dict[str, Any]]:
+    """Per member: VQA accuracy overall and per question type, and paired tests vs the baselines."""
+    from mllmbench.reports.paired import paired_bootstrap
+
+    scores = {name: vqa_scores(path) for name, path in runs.items()}
+    rows = []
+    for name, mine in scores.items():
+        types = sorted({t for _, t in mine.values()})
+        row: dict[str, Any] = {
+            "member": name,
+            "n": len(mine),
+            "vqa": sum(s for s, _ in mine.values()) / max(1, len(mine)),
+            "per_type": {t: _mean([s for s, q in mine.values() if q == t]) for t in types},
+        }
+        for base in BASELINES:
+            if base == name or base not in scores:
+                continue
+            common = sorted(set(mine) & set(scores[base]))
+            result = paired_bootstrap([mine[i][0] for i in common], [scores[base][i][0] for i in common])
+            row[f"vs_{base}"] = {
+                "difference": result.difference,
+                "ci": [result.ci_low, result.ci_high],
+                "p_value": result.p_value,
+                "n": result.n,
+            }
+        rows.append(row)
+    return rows
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """Plain-text table of `paired_table` rows."""
+    lines = [f"{'member':<10} {'n':>4} {'VQA':>6}  {'vs llava [95% CI] p':<30} {'vs blind [95% CI] p':<30}"]
+    for row in rows:
+        cells = []
+        for base in BASELINES:
+            test = row.get(f"vs_{base}")
+            cells.append(
+                "-"
+                if test is None
+                else f"{100 * test['difference']:+.1f} [{100 * test['ci'][0]:+.1f}, {100 * test['ci'][1]:+.1f}] "
+                f"p={test['p_value']:.3g}"
+            )
+        lines.append(
+            f"{row['member']:<10} {row['n']:>4} {100 * row['vqa']:>5.1f}%  {cells[0]:<30} {cells[1]:<30}"
+        )
+    return "\n".join(lines)
