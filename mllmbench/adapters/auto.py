@@ -1,0 +1,153 @@
+"""``auto``: any checkpoint that loads with ``AutoModelForImageTextToText`` + ``AutoProcessor``.
+
+Gemma3, SmolVLM, InternVL, Qwen2/2.5/3-VL, LLaVA(-NeXT, -OneVision), Mistral3/Pixtral, Aria,
+Idefics2/3, Mllama and more, through the shared `HFVisionLanguageAdapter` (batched, greedy,
+left padding, new tokens only). Prompts come from the processor's chat template, images
+first; a checkpoint without one needs ``--prompt-format`` (e.g. ``"{images}Question: {text}
+Answer:"``; ``{images}`` becomes the processor's image token once per image).
+
+Paradigm metadata comes from the loaded model: the connector from ``config.model_type``
+(`mllmbench.adapters.auto_paradigms.CONNECTORS`), the parameter groups from the submodule
+names, the family name is the model type. Two generic rules replace the family adapters'
+overrides: a rendered prompt that already starts with the BOS token is tokenized without
+adding another, and images go to the processor as one list per prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from mllmbench.adapters.auto_paradigms import CONNECTORS, LLM_NAMES, find_param_groups
+from mllmbench.adapters.hf import HFVisionLanguageAdapter
+from mllmbench.core.config import RunConfig
+from mllmbench.core.errors import ConfigError
+from mllmbench.core.types import AdapterInfo, Capability, Connector
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+FLAT_IMAGES = frozenset(
+    {"llava", "llava_next", "llava_onevision", "qwen2_vl", "qwen2_5_vl", "qwen3_vl", "paligemma"}
+)
+"""Model types whose processors take one flat image list for the batch (the others: one list per prompt)."""
+
+
+class AutoAdapter(HFVisionLanguageAdapter):
+    """Any image-text-to-text checkpoint with a chat template (or a ``--prompt-format``)."""
+
+    name: ClassVar[str] = "auto"
+    description: ClassVar[str] = (
+        "any AutoModelForImageTextToText checkpoint (chat template or --prompt-format)"
+    )
+    capabilities: ClassVar[Capability] = Capability.UNDERSTAND
+    model_class_name: ClassVar[str] = "AutoModelForImageTextToText"
+    tiny_recipe_reason: ClassVar[str | None] = (
+        "loads other families' checkpoints; tested on tiny checkpoints of many model types "
+        "(mllmbench.adapters.tiny.auto_models)"
+    )
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str = "cpu",
+        dtype: str = "float32",
+        trust_remote_code: bool = False,
+        prompt_format: str | None = None,
+    ) -> None:
+        super().__init__(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+        if prompt_format is not None and "{text}" not in prompt_format:
+            raise ConfigError(f"--prompt-format must contain {{text}}, got {prompt_format!r}")
+        self.prompt_format = prompt_format
+        self.param_groups: dict[str, tuple[str, ...]] = {}  # type: ignore[misc]  # found at load
+        self.connector: Connector = Connector.NONE  # type: ignore[misc]  # from the model type at load
+
+    @classmethod
+    def from_config(cls, config: RunConfig, *, device: str) -> AutoAdapter:
+        """The adapter with the run's ``--prompt-format``."""
+        return cls(
+            config.model,
+            device=device,
+            dtype=config.dtype,
+            trust_remote_code=config.trust_remote_code,
+            prompt_format=config.prompt_format,
+        )
+
+    @property
+    def model_type(self) -> str:
+        """``config.model_type`` of the loaded model."""
+        return str(self.model.config.model_type)
+
+    def _from_pretrained(self, local_dir: Path | None) -> tuple[Any, Any]:
+        model, processor = super()._from_pretrained(local_dir)
+        model_type = str(model.config.model_type)
+        if model_type not in CONNECTORS:
+            raise ConfigError(
+                f"adapter 'auto': model type {model_type!r} of {self.model_id!r} is not in the connector "
+                f"table (mllmbench/adapters/auto_paradigms.py CONNECTORS); add it there"
+            )
+        self.connector = CONNECTORS[model_type]
+        self.param_groups = find_param_groups(model)
+        return model, processor
+
+    def llm_backbone_name(self) -> str:
+        """Class name of the language model module (not of its first parameter group member)."""
+        names = {name for name, _ in self.model.named_modules()}
+        found = next((n for n in LLM_NAMES if n in names), None)
+        return type(self.model.get_submodule(found)).__name__ if found else super().llm_backbone_name()
+
+    def _build_info(self, local_dir: Path | None) -> AdapterInfo:
+        info = super()._build_info(local_dir)
+        return replace(info, paradigm=replace(info.paradigm, family=self.model_type))
+
+    # --- prompts and inputs ----------------------------------------------------------------
+    def render_prompt(self, text: str, n_images: int) -> str:
+        """The chat template's prompt, or `prompt_format` filled in when one is given."""
+        if self.prompt_format is None:
+            if not getattr(self.processor, "chat_template", None):
+                raise ConfigError(
+                    f"checkpoint {self.model_id!r} has no chat template; pass --prompt-format, e.g. "
+                    f"'{{images}}Question: {{text}} Answer:' ({{images}}: the image tokens)"
+                )
+            return super().render_prompt(text, n_images)
+        token = getattr(self.processor, "image_token", None) or getattr(self.tokenizer, "image_token", None)
+        if n_images and not token:
+            raise ConfigError(f"--prompt-format: the processor of {self.model_id!r} names no image token")
+        return self.prompt_format.format(text=text, images=str(token or "") * n_images)
+
+    def chat_template_text(self) -> str | None:
+        """The prompt format when one is given (it is what shapes the prompt), else the chat template."""
+        return self.prompt_format if self.prompt_format is not None else super().chat_template_text()
+
+    def image_token_id(self) -> int | None:
+        """The id the model replaces with image features: the config's, then the processor's.
+
+        (Gemma 3's processor names its begin-of-image marker; the config the soft image token.)
+        """
+        config = self.model.config
+        for name in ("image_token_id", "image_token_index"):
+            value = getattr(config, name, None)
+            if value is not None:
+                return int(value)
+        return super().image_token_id()
+
+    def processor_inputs(self, prompts: list[str], images: list[list[Image]]) -> Mapping[str, Any]:
+        """``processor(text=, images=)``, padded; no second BOS when the prompts start with one."""
+        bos = self.tokenizer.bos_token
+        starts_with_bos = bool(prompts) and bool(bos) and all(p.startswith(bos) for p in prompts)
+        if not any(images):
+            batch_images: Any = None
+        elif self.model_type in FLAT_IMAGES:
+            batch_images = [image for sample in images for image in sample]
+        else:
+            batch_images = images
+        return self.processor(  # type: ignore[no-any-return]
+            text=prompts,
+            images=batch_images,
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=not starts_with_bos,
+        )
