@@ -88,7 +88,7 @@ def test_gallery_rows_per_prompt_across_runs_and_tag_bars(tmp_path: Path) -> Non
     assert [row.sample_id for row in suite.rows] == ["1", "2"]
     first, second = suite.rows
     assert first.text == "prompt 1" and [len(c.images) for c in first.cells] == [1, 1]
-    assert [c.scores[0].text for c in first.cells] == ["1", "0"]
+    assert [float(c.scores[0].text) for c in first.cells] == [1.0, 0.0]
     assert second.cells[1].images == () and second.cells[1].missing == ("no image for this prompt",)
     ((family, svg),) = suite.bars
     assert family == "shapes_eval"

@@ -129,5 +129,7 @@ def prompt_metadata(scenes: Sequence[Scene], seed: int) -> list[Clauses]:
         supported = [tag for tag in TAGS if options[tag] is not None]
         tag = min(supported, key=lambda t: given[t])
         given[tag] += 1
-        out.append(options[tag])
+        chosen = options[tag]
+        assert chosen is not None
+        out.append(chosen)
     return out

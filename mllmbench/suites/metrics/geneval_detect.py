@@ -115,7 +115,7 @@ class ClipColorClassifier:
         out = []
         for d in dets:
             im = rgb if d.mask is None else Image.composite(rgb, blank, Image.fromarray(d.mask))
-            out.append(im.crop(tuple(d.box)))
+            out.append(im.crop((d.box[0], d.box[1], d.box[2], d.box[3])))
         return out
 
     def __call__(self, image: Any, classname: str, dets: Sequence[Detection]) -> list[str]:

@@ -110,7 +110,11 @@ def score_layout(items: Sequence[Item], detector: Any, colors: Any) -> tuple[Sco
         kept = geneval_rules.select_detections(
             detector.detect(image), geneval_rules.confidence_threshold(item.metadata)
         )
-        correct, reason = geneval_rules.evaluate(kept, item.metadata, lambda c, d, im=image: colors(im, c, d))
+
+        def classify(classname: str, dets: Sequence[geneval_rules.Detection], im: Any = image) -> list[str]:
+            return list(colors(im, classname, dets))
+
+        correct, reason = geneval_rules.evaluate(kept, item.metadata, classify)
         scored.decisions[item.item_id] = {"tag": item.metadata["tag"], "correct": correct, "reason": reason}
         rows.append(
             {

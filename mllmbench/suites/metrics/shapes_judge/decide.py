@@ -70,10 +70,10 @@ class ShapesJudge:
             best = probs[..., 1:].argmax(-1) + 1
             colors = out.color_logits.argmax(-1)
             for b, (w, h) in enumerate(sizes):
-                row = []
+                row: list[tuple[str, float, str, tuple[float, ...]]] = []
                 for c in range(probs.shape[1]):
                     cx, cy, hw, hh = out.boxes[b, c].tolist()
-                    box = ((cx - hw) * w, (cy - hh) * h, (cx + hw) * w, (cy + hh) * h)
+                    box: tuple[float, ...] = ((cx - hw) * w, (cy - hh) * h, (cx + hw) * w, (cy + hh) * h)
                     k = int(best[b, c])
                     row.append((labels[k], float(probs[b, c, k]), self.config.colors[int(colors[b, c])], box))
                 cells_out.append(row)

@@ -176,9 +176,9 @@ def train_judge(out_dir: str | Path, recipe: Recipe | None = None) -> dict[str, 
             )
     seconds = time.perf_counter() - start
     model.eval()
-    model = model.to(torch.float16)
+    model = model.half()
     heldout = heldout_accuracy(model.float(), recipe)
-    model = model.to(torch.float16)
+    model = model.half()
     out = Path(out_dir)
     model.save_pretrained(out)
     report = {
