@@ -132,3 +132,25 @@ def test_training_is_deterministic_and_loads_like_a_transformers_model(tmp_path)
         assert torch.equal(x, y), name
     shipped = ShapesJudgeModel.from_pretrained(CHECKPOINT_DIR)
     assert shipped.dtype == torch.float16 and shipped.config.shape_labels[0] == "empty"
+
+
+def test_score_shapes_eval_command_names_bad_items(tmp_path, capsys):
+    from mllmbench.cli.main import main
+
+    root = tmp_path / "shapes"
+    shapes.generate_shapes(root, images=8, seed=2)
+    prompts = root / shapes.T2I_PROMPTS
+    doc = json.loads(prompts.read_text())
+    del doc["annotations"][1]["tag"]
+    prompts.write_text(json.dumps(doc))
+    (root / "images" / shapes.image_file_name(3)).unlink()
+    rc = main(["score", "shapes-eval", "--prompts", str(prompts), "--images", str(root / "images"), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 1 and out["images"] == 6
+    assert set(out["failed"]) == {
+        f"image 2 ({shapes.image_file_name(2)})",
+        f"image 3 ({shapes.image_file_name(3)})",
+    }
+    assert "no 'tag'" in out["failed"][f"image 2 ({shapes.image_file_name(2)})"]
+    assert "not found" in out["failed"][f"image 3 ({shapes.image_file_name(3)})"]
+    assert out["overall"] >= 80 and set(out["tasks"]) <= set(geneval_rules.TAGS)
