@@ -157,10 +157,10 @@ def test_labels_tell_runs_of_one_model_apart() -> None:
 
     labels = run_labels([run(), run(max_new_tokens=4), run(), {"config": {"adapter": "blip2", "model": "m"}}])
     assert labels == [
-        "llava:tiny (max_new_tokens=16) #1",
-        "llava:tiny (max_new_tokens=4)",
-        "llava:tiny (max_new_tokens=16) #2",
-        "blip2:m",
+        "llava · tiny (max_new_tokens=16) #1",
+        "llava · tiny (max_new_tokens=4)",
+        "llava · tiny (max_new_tokens=16) #2",
+        "blip2 · m",
     ]
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from mllmbench.core.formatting import model_name
 from mllmbench.reports.frame import PathLike, find_run_dirs, load_metrics, load_samples, read_run
 from mllmbench.reports.leaderboard_frames import load_sample_extras, load_suite_runs
 from mllmbench.reports.leaderboard_model import (
@@ -125,14 +126,15 @@ def _paradigm_of(run: dict[str, Any]) -> str:
 
 
 def run_labels(runs: Sequence[dict[str, Any]]) -> list[str]:
-    """``adapter:model-name``, plus the config fields that tell apart runs of the same model.
+    """``adapter · model-name`` (`core.formatting.model_name`), plus the config fields that tell apart runs of the same model.
 
     Runs whose configs are identical too (copies of one run) get ``#1``, ``#2``... in order.
     """
     bases = []
     for run in runs:
         cfg = run.get("config", {})
-        bases.append(f"{cfg.get('adapter', '')}:{Path(str(cfg.get('model', ''))).name}")
+        adapter = str(cfg.get("adapter", ""))
+        bases.append(f"{adapter} · {model_name(adapter, str(cfg.get('model', '')))}")
     labels = list(bases)
     for base in sorted(set(bases)):
         idx = [i for i, b in enumerate(bases) if b == base]

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mllmbench.core.formatting import significant
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -173,8 +175,9 @@ def num(value: Any) -> float | None:
 
 
 def fmt(value: float | None, digits: int = 4) -> str:
-    """Fixed significant digits; an en dash for missing values."""
-    return "\u2013" if value is None else f"{value:.{digits}g}"
+    """`digits` significant digits in plain notation (`core.formatting.significant`, never
+    ``1e-05``); an en dash for missing values."""
+    return "\u2013" if value is None else significant(value, digits)
 
 
 def slug(text: str) -> str:

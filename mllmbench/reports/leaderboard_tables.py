@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mllmbench.core.formatting import format_interval, format_metric
 from mllmbench.reports.leaderboard_model import (
     Cell,
     Column,
@@ -314,9 +315,10 @@ def _metric_cell(rec: dict[str, Any] | None, value: float | None) -> Cell:
     if rec is None:
         return Cell("\u2013", "", title="this run has no value for the metric", css="na")
     lo, hi, n = num(rec.get("ci_low")), num(rec.get("ci_high")), num(rec.get("n"))
-    detail = f"[{fmt(lo)}, {fmt(hi)}]" if lo is not None and hi is not None else ""
+    metric, unit = str(rec.get("metric", "")), str(rec.get("unit") or "")
+    detail = format_interval(metric, lo, hi, unit) if lo is not None and hi is not None else ""
     title = f"n = {int(n) if n is not None else '?'}; interval: {rec.get('ci_method') or 'none'}"
-    return Cell(fmt(value), "" if value is None else repr(value), detail, title)
+    return Cell(format_metric(metric, value, unit), "" if value is None else repr(value), detail, title)
 
 
 def best_index(values: Sequence[float | None], higher_is_better: bool) -> int | None:
