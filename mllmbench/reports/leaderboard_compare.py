@@ -232,8 +232,8 @@ def _compare_metric(
                 difference=f"{scale * boot.difference + 0.0:+.4g}",
                 difference_sort=repr(scale * boot.difference + 0.0),
                 interval=f"[{scale * boot.ci_low + 0.0:+.4g}, {scale * boot.ci_high + 0.0:+.4g}]",
-                p_value=f"{p:.3g}",
-                p_holm=f"{p_adj:.3g}",
+                p_value=significant(p),
+                p_holm=significant(p_adj),
                 detail=detail,
                 verdict=verdict,
                 significant=significant,
@@ -243,7 +243,9 @@ def _compare_metric(
             diff = sign * scale * boot.difference + 0.0  # no "-0"
             css = ("better" if (diff > 0) == higher_is_better else "worse") if significant else "same"
             cells[(x.key, y.key)] = MatrixCell(
-                f"{diff:+.3g} (p={p:.2g})", f"{x.label} minus {y.label} on {n} shared samples", css
+                f"{'+' if diff > 0 else ''}{significant(diff)} (p={significant(p, 2)})",
+                f"{x.label} minus {y.label} on {n} shared samples",
+                css,
             )
     matrix = tuple(
         (

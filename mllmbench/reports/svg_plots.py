@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
+from mllmbench.core.formatting import significant
+
 WIDTH = 520
 HEIGHT = 340
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 64, 150, 28, 48
@@ -85,11 +87,8 @@ def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
 
 
 def _fmt_tick(v: float) -> str:
-    if v == 0:
-        return "0"
-    if abs(v) >= 1000 or abs(v) < 0.001:
-        return f"{v:.1e}"
-    return f"{v:.4g}"
+    """An axis tick in plain notation (`core.formatting.significant`: ``1500``, ``0.0025``, ``<0.001``)."""
+    return significant(v, 3)
 
 
 def _f(v: float) -> str:
@@ -170,7 +169,7 @@ def scatter_svg(
         cx, cy = _f(sx(p.x)), _f(sy(p.y))
         colour = e(colours.get(p.group, "#777"))
         on_front = i in front_set
-        tip = f"{p.label} ({p.group}): {x.label} {p.x:.4g}, {y.label} {p.y:.4g}"
+        tip = f"{p.label} ({p.group}): {x.label} {significant(p.x, 4)}, {y.label} {significant(p.y, 4)}"
         if on_front:
             tip += " - on the Pareto front"
         mark = [f"<title>{e(tip)}</title>"]
