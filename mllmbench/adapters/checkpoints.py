@@ -10,16 +10,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from mllmbench.core.device import DTYPES, check_dtype, resolve_device
+
+__all__ = ["DTYPES", "WEIGHT_SUFFIXES", "check_device_and_dtype", "checkpoint_hash", "resolve_checkpoint"]
 from mllmbench.core.errors import ConfigError
 from mllmbench.core.hashing import tree_sha256
 from mllmbench.core.zoo_paths import is_zoo_model, resolve_zoo_model
 
-DTYPES = ("float32", "bfloat16", "float16")
-"""The dtype names an adapter accepts."""
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 """Files that `checkpoint_hash` reads."""
 
-_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
@@ -54,14 +54,7 @@ def checkpoint_hash(directory: Path) -> str | None:
 def check_device_and_dtype(device: str, dtype: str) -> None:
     """`ConfigError` for an unknown dtype or device name, or a CUDA device on a machine without one.
 
-    Imports torch only when a CUDA device is asked for.
+    The one device policy of `mllmbench.core.device`; imports torch only when CUDA is asked for.
     """
-    if dtype not in DTYPES:
-        raise ConfigError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}")
-    if not _DEVICE.match(device):
-        raise ConfigError(f"unknown device {device!r}; use cpu, cuda or cuda:N")
-    if device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {device!r} requested but CUDA is not available")
+    check_dtype(dtype, flag="dtype")
+    resolve_device(device, flag="device")

@@ -161,7 +161,10 @@ assert "torch" not in sys.modules, "torch imported before the path check"
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"dtype": "float64"}, "unknown dtype"), ({"device": "tpu"}, "unknown device")],
+    [
+        ({"dtype": "float64"}, "dtype must be one of"),
+        ({"device": "tpu"}, "device must be cpu, cuda or cuda:N"),
+    ],
 )
 def test_bad_dtype_or_device_is_a_config_error(
     tiny_llava_dir: Path, kwargs: dict[str, Any], message: str
