@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "recompute a run's metrics from its sample log, without the model",
     ),
     "score": ("mllmbench.cli.commands.score", "score a predictions file exactly as the reference tools do"),
+    "compare": ("mllmbench.cli.commands.compare", "per-item differences between two harnesses' predictions"),
     "data": ("mllmbench.cli.commands.data", "generate built-in datasets (the synthetic Shapes set)"),
     "tiny": ("mllmbench.cli.commands.tiny", "build a tiny random checkpoint of a model family, offline"),
     "list": ("mllmbench.cli.commands.listing", "list installed adapters and suites"),

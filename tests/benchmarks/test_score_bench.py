@@ -76,3 +76,16 @@ def test_score_pope_from_lmms_eval_log(tmp_path: Path, capsys: pytest.CaptureFix
     )  # "NO" -> yes (POPE rule)
     code, res = _score(capsys, "pope_lmms_eval", "--data", str(data), "--predictions", str(log))
     assert res["metrics"]["accuracy"]["value"] == 100.0 and res["metrics"]["yes_ratio"]["value"] == 50.0
+
+
+def test_compare_lists_per_item_differences(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _mmbench(tmp_path / "data")
+    a = tmp_path / "a.jsonl"
+    a.write_text('{"index": 7, "prediction": "A"}\n{"index": 1000007, "prediction": "C"}\n')
+    b = tmp_path / "b.xlsx"
+    pd.DataFrame({"index": [7, 1000007], "prediction": ["A", "The answer is B"]}).to_excel(b, index=False)
+    assert main(["compare", "mmbench", str(a), str(b), "--data", str(data), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["values_a"]["circular_accuracy"] == 100.0 and res["values_b"]["circular_accuracy"] == 0.0
+    assert [d["sample_id"] for d in res["differences"]] == ["1000007"]
+    assert res["differences"][0]["b"] == "The answer is B"
