@@ -89,8 +89,8 @@ class AutoAdapter(HFVisionLanguageAdapter):
                 f"adapter 'auto': model type {model_type!r} of {self.model_id!r} is not in the connector "
                 f"table (mllmbench/adapters/auto_paradigms.py CONNECTORS); add it there"
             )
-        self.connector = CONNECTORS[model_type]
-        self.param_groups = find_param_groups(model)
+        self.connector = CONNECTORS[model_type]  # type: ignore[misc]  # per checkpoint, not per class
+        self.param_groups = find_param_groups(model)  # type: ignore[misc]
         return model, processor
 
     def llm_backbone_name(self) -> str:

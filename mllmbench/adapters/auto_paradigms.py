@@ -110,7 +110,7 @@ def _cross_attention_groups(
     text = getattr(model.config, "text_config", None)
     cross = set(getattr(text, "cross_attention_layers", None) or ())
     base = "model.language_model"
-    if not cross or f"{base}.layers" not in names:
+    if text is None or not cross or f"{base}.layers" not in names:
         return None
     layers = [f"{base}.layers.{i}" for i in range(text.num_hidden_layers)]
     projector = tuple(n for n in ("model.multi_modal_projector",) if n in names)

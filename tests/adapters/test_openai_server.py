@@ -19,6 +19,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -153,6 +154,35 @@ def test_serve_starts_the_server_runs_and_stops_it(llava_dir: Path, shapes_dir: 
     assert res.returncode == 0, res.stderr[-3000:]
     assert all(error is None and output is not None for output, error in _outputs(out).values())
     assert not answers(url)  # stopped with the run
+    leftover = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True, check=False)
+    assert leftover.stdout.strip() == ""
+
+
+def test_ctrl_c_stops_the_served_server(llava_dir: Path, shapes_dir: Path, tmp_path: Path) -> None:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    out = tmp_path / "run"
+    argv = ["--adapter", "openai", "--model", str(llava_dir), "--base-url", url, "--serve",
+            serve_command(llava_dir, port), "--suite", "vqa", "--limit", "200", "--batch-size", "2",
+            "--max-new-tokens", "32", "--data", str(shapes_dir), "--out", str(out)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "mllmbench", "run", *argv, "--no-report", "--no-progress"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        log = out / "samples.jsonl"
+        deadline = time.monotonic() + 120
+        while not (log.exists() and log.read_text().count("\n") >= 2) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert answers(url), "the --serve server never answered"
+        run.send_signal(signal.SIGINT)  # what Ctrl-C sends (the server has a process group of its own)
+        stderr = run.communicate(timeout=60)[1]
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 130, stderr[-3000:]
+    assert not answers(url)
     leftover = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True, check=False)
     assert leftover.stdout.strip() == ""
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from openai import AsyncOpenAI
     from PIL.Image import Image
 
 BACKOFF_SECONDS = 0.5
@@ -68,13 +67,13 @@ def prompt_record(text: str, n_images: int) -> str:
 
 
 async def stream_completion(
-    client: AsyncOpenAI, model: str, messages: list[dict[str, Any]], params: dict[str, Any]
+    client: Any, model: str, messages: list[dict[str, Any]], params: dict[str, Any]
 ) -> StreamedAnswer:
     """Send one streamed chat completion and read it to the end (usage from the last chunk)."""
     start = time.perf_counter()
     stream = await client.chat.completions.create(
         model=model,
-        messages=messages,  # type: ignore[arg-type]
+        messages=messages,
         stream=True,
         stream_options={"include_usage": True},
         **params,
@@ -105,7 +104,7 @@ async def stream_completion(
 
 
 async def plain_completion(
-    client: AsyncOpenAI, model: str, messages: list[dict[str, Any]], params: dict[str, Any]
+    client: Any, model: str, messages: list[dict[str, Any]], params: dict[str, Any]
 ) -> StreamedAnswer:
     """One chat completion without streaming: the server's full decoded text, no per-token times.
 
@@ -116,7 +115,7 @@ async def plain_completion(
     start = time.perf_counter()
     response = await client.chat.completions.create(
         model=model,
-        messages=messages,  # type: ignore[arg-type]
+        messages=messages,
         **params,
     )
     seconds = time.perf_counter() - start

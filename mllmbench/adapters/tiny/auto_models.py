@@ -30,6 +30,11 @@ def chat_template(image: str, *, bos: str = "") -> str:
     )
 
 
+def _id(tokenizer: Any, token: str) -> int:
+    """The id of one token (a single int, for the config classes' typed fields)."""
+    return int(tokenizer.convert_tokens_to_ids(token))
+
+
 def _seeded_model(model_cls: Any, config: Any, seed: int) -> Any:
     with seeded(seed):
         return model_cls(config).eval()
@@ -65,8 +70,8 @@ def llava_onevision(out_dir: Path, seed: int) -> Path:
     config = LlavaOnevisionConfig(
         vision_config=SiglipVisionConfig(**vit_dims()),
         text_config=Qwen2Config(**lm_dims(tokenizer)),
-        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
-        video_token_index=tokenizer.convert_tokens_to_ids("<video>"),
+        image_token_index=_id(tokenizer, "<image>"),
+        video_token_index=_id(tokenizer, "<video>"),
         vision_feature_select_strategy="full",
         vision_feature_layer=-1,
         image_grid_pinpoints=grid,
@@ -104,9 +109,9 @@ def gemma3(out_dir: Path, seed: int) -> Path:
         vision_config=SiglipVisionConfig(**vit_dims()),
         text_config=text,
         mm_tokens_per_image=tokens,
-        boi_token_index=tokenizer.convert_tokens_to_ids("<start_of_image>"),
-        eoi_token_index=tokenizer.convert_tokens_to_ids("<end_of_image>"),
-        image_token_index=tokenizer.convert_tokens_to_ids("<image_soft_token>"),
+        boi_token_index=_id(tokenizer, "<start_of_image>"),
+        eoi_token_index=_id(tokenizer, "<end_of_image>"),
+        image_token_index=_id(tokenizer, "<image_soft_token>"),
         initializer_range=INIT_RANGE,
     )
     import torch
@@ -141,12 +146,12 @@ def mistral3(out_dir: Path, seed: int) -> Path:
     )
     vision = PixtralVisionConfig(
         hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        image_size=IMAGE_SIZE, patch_size=PATCH_SIZE, head_dim=8,
+        image_size=IMAGE_SIZE, patch_size=PATCH_SIZE,
     )  # fmt: skip
     config = Mistral3Config(
         vision_config=vision,
         text_config=MistralConfig(**lm_dims(tokenizer)),
-        image_token_index=tokenizer.convert_tokens_to_ids("[IMG]"),
+        image_token_index=_id(tokenizer, "[IMG]"),
         vision_feature_layer=-1,
         spatial_merge_size=2,
         tie_word_embeddings=False,  # a separate head: tied 0.02 embeddings give one answer for every input
@@ -192,7 +197,7 @@ def smolvlm(out_dir: Path, seed: int) -> Path:
         vision_config=SmolVLMVisionConfig(**vit_dims(patch_size=patch, initializer_range=INIT_RANGE)),
         text_config=LlamaConfig(**lm_dims(tokenizer, max_position_embeddings=512)),
         scale_factor=2,
-        image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+        image_token_id=_id(tokenizer, "<image>"),
         tie_word_embeddings=False,
     )
     return save(out_dir, _seeded_model(SmolVLMForConditionalGeneration, config, seed), processor)
@@ -234,7 +239,7 @@ def internvl(out_dir: Path, seed: int) -> Path:
     config = InternVLConfig(
         vision_config=vision,
         text_config=Qwen2Config(**lm_dims(tokenizer)),
-        image_token_id=tokenizer.convert_tokens_to_ids("<IMG_CONTEXT>"),
+        image_token_id=_id(tokenizer, "<IMG_CONTEXT>"),
         image_seq_length=tokens,
         downsample_ratio=0.5,
         vision_feature_layer=-1,
@@ -264,7 +269,7 @@ def qwen3_vl(out_dir: Path, seed: int) -> Path:
         video_processor=Qwen3VLVideoProcessor(patch_size=patch, merge_size=2, temporal_patch_size=2),
         chat_template=chat_template("<|vision_start|><|image_pad|><|vision_end|>"),
     )
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in specials}
+    ids = {t: _id(tokenizer, t) for t in specials}
     config = Qwen3VLConfig(
         vision_config={
             "hidden_size": 32, "intermediate_size": 64, "depth": 2, "num_heads": 4, "patch_size": patch,
@@ -303,7 +308,7 @@ def aria(out_dir: Path, seed: int) -> Path:
     size, patch, queries = 980, 70, 4
     processor = AriaProcessor(
         image_processor=AriaImageProcessor(max_image_size=size, min_image_size=size, split_image=False),
-        tokenizer=tokenizer,
+        tokenizer=tokenizer,  # type: ignore[arg-type]  # any tokenizer instance works
         chat_template=chat_template("<|img|>"),
         size_conversion={size: queries},
     )
@@ -318,7 +323,7 @@ def aria(out_dir: Path, seed: int) -> Path:
         text_config=text,
         vision_feature_layer=-1,
         projector_patch_to_query_dict={(size // patch) ** 2: queries},
-        image_token_index=tokenizer.convert_tokens_to_ids("<|img|>"),
+        image_token_index=_id(tokenizer, "<|img|>"),
         initializer_range=INIT_RANGE,
     )
     return save(out_dir, _seeded_model(AriaForConditionalGeneration, config, seed), processor)
