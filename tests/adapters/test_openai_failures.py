@@ -264,3 +264,17 @@ def _make_fail_once() -> type:
 
 
 FailOnceLlava = _make_fail_once()
+
+
+def test_response_cache_works_for_the_openai_adapter(
+    fake_server: FakeServer, shapes_dir: Path, tmp_path: Path
+) -> None:
+    common = ["run", "--adapter", "openai", "--model", MODEL, "--base-url", fake_server.base_url, "--suite", "vqa",
+              "--limit", "3", "--data", str(shapes_dir), "--response-cache", "--no-report", "--no-progress"]  # fmt: skip
+    assert main([*common, "--out", str(tmp_path / "first")]) == 0
+    sent = len(fake_server.chat_requests)
+    assert sent == 3
+    assert main([*common, "--out", str(tmp_path / "second")]) == 0
+    assert len(fake_server.chat_requests) == sent  # every answer came from the cache
+    second = _lines(tmp_path / "second")
+    assert all(r["timing"].get("cached") and r["output"] == "The circle is red" for r in second.values())
