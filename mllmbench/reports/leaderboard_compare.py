@@ -14,12 +14,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mllmbench.core.formatting import significant as plain_number
 from mllmbench.reports import paired
 from mllmbench.reports.leaderboard_model import LeaderboardData, RunEntry, SuiteTable, fmt, num
 
 ALPHA = 0.05
 MEAN_TOLERANCE = 1e-6
 """Relative tolerance when checking that a metric is the mean of its per-sample scores."""
+
+
+def _signed(value: float, digits: int = 3) -> str:
+    """``+0.125`` / ``-0.5`` / ``0``: a difference in plain notation with its sign."""
+    text = plain_number(value, digits)
+    return text if value <= 0 or text.startswith("<") else "+" + text
 
 
 @dataclass(frozen=True)
@@ -229,11 +236,11 @@ def _compare_metric(
                 n=n,
                 mean_a=fmt(scale * boot.mean_a),
                 mean_b=fmt(scale * boot.mean_b),
-                difference=f"{scale * boot.difference + 0.0:+.4g}",
+                difference=_signed(scale * boot.difference + 0.0, 4),
                 difference_sort=repr(scale * boot.difference + 0.0),
-                interval=f"[{scale * boot.ci_low + 0.0:+.4g}, {scale * boot.ci_high + 0.0:+.4g}]",
-                p_value=significant(p),
-                p_holm=significant(p_adj),
+                interval=f"[{_signed(scale * boot.ci_low + 0.0, 4)}, {_signed(scale * boot.ci_high + 0.0, 4)}]",
+                p_value=plain_number(p),
+                p_holm=plain_number(p_adj),
                 detail=detail,
                 verdict=verdict,
                 significant=significant,
@@ -243,7 +250,7 @@ def _compare_metric(
             diff = sign * scale * boot.difference + 0.0  # no "-0"
             css = ("better" if (diff > 0) == higher_is_better else "worse") if significant else "same"
             cells[(x.key, y.key)] = MatrixCell(
-                f"{'+' if diff > 0 else ''}{significant(diff)} (p={significant(p, 2)})",
+                f"{_signed(diff)} (p={plain_number(p, 2)})",
                 f"{x.label} minus {y.label} on {n} shared samples",
                 css,
             )
