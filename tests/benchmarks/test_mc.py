@@ -192,6 +192,19 @@ def test_run_shapes_mc_and_pope_end_to_end(tmp_path: Path, tiny_llava: Path) -> 
     mc_lines = [x for x in lines if x.get("suite", x.get("task")) == "shapes_mc"]
     # the per-sample unparsed flags agree with the corpus count
     assert sum(x["scores"]["unparsed"] for x in mc_lines) == metrics["unparsed"]["value"]
+    # `score shapes_mc` on the run's own outputs gives the run's numbers
+    preds = tmp_path / "mc_preds.jsonl"
+    preds.write_text(
+        "".join(json.dumps({"sample_id": x["sample_id"], "prediction": x["output"]}) + "\n" for x in mc_lines)
+    )
+    from mllmbench.cli.commands.score_bench import score
+
+    scored = score("shapes_mc", None, preds)
+    assert (
+        scored["n"] == 66 * 3 + 134 * 4 and scored["failed"] == scored["n"] - 8
+    )  # unanswered: failed, not wrong
+    for name in ("circular_accuracy", "vanilla_accuracy", "unparsed"):
+        assert scored["metrics"][name]["value"] == metrics[name]["value"]
     if "shapes_pope" in run["suites"]:
         pope = run["suites"]["shapes_pope"]["metrics"]
         assert pope["accuracy"]["n"] == 8

@@ -30,6 +30,7 @@ BENCH_SUITES: dict[str, str] = {
     "infovqa": "InfographicVQA (ANLS)",
     "chartqa": "ChartQA (relaxed accuracy)",
     "ocrbench": "OCRBench",
+    "mmmu": "MMMU val (official parser)",
 }
 BENCH_KINDS: dict[str, tuple[str, str]] = {
     name: ("mllmbench.cli.commands.score_bench", f"{title} predictions scored as the reference does")
