@@ -228,6 +228,10 @@ class HFVisionLanguageAdapter(Adapter):
         """
         if not batch:
             return []
+        if any(request.choices for request in batch):
+            from mllmbench.adapters.likelihood import understand_by_likelihood
+
+            return understand_by_likelihood(self, batch)
         import torch
         from transformers import BatchFeature
 

@@ -163,6 +163,10 @@ class UnderstandRequest:
     """Decoded RGB images (the runner opens and validates the files)."""
     text: str
     """The task's prompt wording, before any chat template."""
+    choices: tuple[str, ...] = ()
+    """Likelihood mode (multiple choice): when set, the adapter ranks these continuations of the
+    prompt by log-likelihood and answers with the best one's letter (A, B, ...) instead of
+    generating (`mllmbench.adapters.likelihood`)."""
 
 
 @dataclass(frozen=True)

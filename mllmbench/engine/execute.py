@@ -123,7 +123,8 @@ class BatchExecutor:
                         suite, sample, hit, metrics, call_seconds=0.0, memory={}, cached=True
                     )
                     continue
-            requests.append((sample, UnderstandRequest(sample.sample_id, images, sample.text)))
+            choices = tuple((sample.meta or {}).get("likelihood_choices") or ())
+            requests.append((sample, UnderstandRequest(sample.sample_id, images, sample.text, choices)))
         for (sample, _req), result in zip(requests, self.call_adapter(requests), strict=True):
             if isinstance(result, str):
                 records[sample.sample_id] = error_record(suite, sample, result)

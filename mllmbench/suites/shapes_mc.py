@@ -102,3 +102,14 @@ class ShapesMCSuite(MultipleChoiceSuite):
     def default_data_dir(cls) -> Path:
         """The Shapes set's ``shapes_mc.tsv``, generated if missing."""
         return ensure_mc_table()
+
+
+class ShapesMCLikelihoodSuite(ShapesMCSuite):
+    """shapes_mc with the options ranked by the model's log-likelihood (no circular copies needed,
+    but kept: the ranking of the same options must not depend on their order)."""
+
+    name = "shapes_mc_ppl"
+    description = "Shapes multiple choice, options ranked by log-likelihood (CircularEval)"
+    likelihood = True
+    extractor = "first_letter"
+    cacheable = False

@@ -44,6 +44,8 @@ class MultipleChoiceSuite(Suite):
     parquet_repo: ClassVar[str] = ""
     parquet_subdirs: ClassVar[tuple[str, ...]] = ()
     parquet_splits: ClassVar[tuple[str, ...]] = ("dev",)
+    likelihood: ClassVar[bool] = False
+    """Rank the option texts by log-likelihood (``UnderstandRequest.choices``) instead of generating."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -136,6 +138,7 @@ class MultipleChoiceSuite(Suite):
                     "answer": it.answer,
                     "category": it.category,
                     "l2_category": it.l2_category,
+                    **({"likelihood_choices": list(it.options.values())} if self.likelihood else {}),
                 },
             )
             for it in items
@@ -186,6 +189,9 @@ class MultipleChoiceSuite(Suite):
             "prompt": "VLMEvalKit ImageMCQDataset.build_prompt (Hint/Question/Options)",
             "extraction": f"{self.extractor} (can_infer_option then can_infer_text; unmatched = unparsed, wrong)",
             "circular": self.circular,
+            "mode": "likelihood (sum of option-token log-probs, best letter)"
+            if self.likelihood
+            else "generation",
             "reference": "VLMEvalKit mcq_circular_eval, exact_matching"
             if self.circular
             else "VLMEvalKit mcq_vanilla_eval",
@@ -248,3 +254,13 @@ class MMStarSuite(MultipleChoiceSuite):
     title = "MMStar"
     description = "MMStar, accuracy with VLMEvalKit's rule-based extraction"
     table_files = ("MMStar.tsv",)
+
+
+class SEEDBenchPPLSuite(SEEDBenchSuite):
+    """SEED-Bench image part in its official likelihood protocol (a separate metric)."""
+
+    name = "seedbench_ppl"
+    description = "SEED-Bench image part, options ranked by log-likelihood (official protocol)"
+    likelihood = True
+    extractor = "first_letter"
+    cacheable = False
