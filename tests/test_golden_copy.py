@@ -18,7 +18,10 @@ def test_golden_copy_is_in_sync_with_shared() -> None:
     _, mismatch, errors = filecmp.cmpfiles(GOLDEN_DIR, SHARED_GOLDEN_DIR, names, shallow=False)
     assert not mismatch and not errors, f"tests/data/golden is stale: {mismatch or errors}"
     metrics = SHARED_GOLDEN_DIR.parent / "METRICS.md"
-    assert filecmp.cmp(METRICS_MD, metrics, shallow=False), "docs/METRICS.md differs from shared/METRICS.md"
+    # The repository's copy holds the shared specification verbatim; appendices for suites the
+    # repository adds (Appendix B: benchmark suites) may follow it.
+    ours, theirs = METRICS_MD.read_text(encoding="utf-8"), metrics.read_text(encoding="utf-8")
+    assert ours.startswith(theirs), "docs/METRICS.md no longer starts with shared/METRICS.md verbatim"
 
 
 def test_readme_links_the_docs_instead_of_repeating_them() -> None:
