@@ -215,3 +215,25 @@ def _has_suite(name: str) -> bool:
     from mllmbench.suites.registry import suite_names
 
     return name in suite_names()
+
+
+def test_missing_images_are_named(tmp_path: Path) -> None:
+    from mllmbench.suites.benchmarks.multiple_choice import MMBenchSuite
+
+    rows = _mmbench_rows()
+    frame = pd.DataFrame(rows).drop(columns=["image"])
+    tsv = tmp_path / "MMBench_DEV_EN.tsv"
+    frame.to_csv(tsv, sep="\t", index=False)
+    with pytest.raises(
+        InputError, match=r"MMBench_DEV_EN\.tsv: no image column \('image' as base64 or 'image_path'\)"
+    ):
+        MMBenchSuite(tmp_path).load_samples()
+    frame["image_path"] = ["images/missing.png", "images/missing.png"]
+    frame.to_csv(tsv, sep="\t", index=False)
+    with pytest.raises(InputError, match=r"index 7: image file not found: .*missing\.png"):
+        MMBenchSuite(tmp_path).load_samples()
+    rows[0]["image"] = "12345"  # a reference to a row that does not exist
+    rows[1]["image"] = "7"
+    pd.DataFrame(rows).to_csv(tsv, sep="\t", index=False)
+    with pytest.raises(InputError, match=r"index 7: 'image' refers to index 12345, which has no image"):
+        MMBenchSuite(tmp_path).load_samples()

@@ -115,7 +115,7 @@ class MultipleChoiceSuite(Suite):
             items = mc_table.parquet_items(
                 split.iter_rows([c for c in names if c != "image"]), need_answer=True
             )
-        first = {}
+        first: dict[int, int] = {}
         for n, it in enumerate(items):
             first.setdefault(it.g_index, n)
         return sorted(items, key=lambda it: (first[it.g_index], it.index))
