@@ -1,7 +1,8 @@
 """`mllm-bench run`: run suites through an adapter into a run directory.
 
-With no arguments it runs the embedded default: the built-in Shapes data and a tiny random
-LLaVA checkpoint, both generated offline on first use, then writes an HTML report.
+With no arguments it runs the embedded default: the built-in Shapes data (generated offline on
+first use) through the trained zoo LLaVA (``--model zoo:llava``, shipped with the package), then
+writes an HTML report. ``--adapter NAME`` without ``--model`` uses that adapter's tiny checkpoint.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_ADAPTER = "llava"
+DEFAULT_MODEL = "zoo:llava"
+"""The model of the embedded default (no ``--adapter``, no ``--model``)."""
 DEFAULT_SUITES = "vqa,caption"
 
 
@@ -29,10 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     parser.add_argument(
-        "--adapter", default=DEFAULT_ADAPTER, help="adapter name (see `mllm-bench list adapters`)"
+        "--adapter", help=f"adapter name (see `mllm-bench list adapters`; default {DEFAULT_ADAPTER})"
     )
     parser.add_argument(
-        "--model", help="checkpoint directory or hub id (default: the adapter's tiny checkpoint)"
+        "--model",
+        help=f"checkpoint directory, hub id or zoo:NAME (default: {DEFAULT_MODEL} without --adapter, "
+        "else the adapter's tiny checkpoint)",
     )
     parser.add_argument("--suite", default=DEFAULT_SUITES, help="comma-separated suites")
     parser.add_argument(
@@ -201,7 +206,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     suites = tuple(s.strip() for s in args.suite.split(",") if s.strip())
     return RunConfig(
         adapter=args.adapter or DEFAULT_ADAPTER,
-        model=args.model or "",
+        model=args.model or (DEFAULT_MODEL if args.adapter is None else ""),
         suites=suites,
         data_dir=data_dir,
         suite_data=suite_data,
