@@ -107,6 +107,8 @@ def score_suite(
     values, notes, lines = _compute(suite, metrics, counts["n_done"])
     if lines:
         samplelog.rewrite_append(run_dir / SAMPLE_SCORES_FILE, lines)
+    # Suites whose metric extracts the answer itself (multiple choice, POPE, MME) count `unparsed`.
+    n_unparsed = int(values["unparsed"].value) if "unparsed" in values else counts["n_unparsed"]
     return SuiteResult(
         version=str(suite.version),
         requires=(suite.requires.name or "").lower(),
@@ -114,7 +116,7 @@ def score_suite(
         n_samples=len(samples),
         n_done=counts["n_done"],
         n_errors=counts["n_errors"],
-        n_unparsed=counts["n_unparsed"],
+        n_unparsed=n_unparsed,
         metrics=values,
         metric_versions={m.name: m.version for m in metrics},
         scoring=suite.scoring_info(),

@@ -188,6 +188,7 @@ def test_run_shapes_mc_and_pope_end_to_end(tmp_path: Path, tiny_llava: Path) -> 
     metrics = mc["metrics"]
     assert metrics["circular_accuracy"]["n"] == 2 and metrics["vanilla_accuracy"]["n"] == 2
     assert 0 <= metrics["unparsed"]["value"] <= 8
+    assert mc["n_unparsed"] == metrics["unparsed"]["value"]  # run.json's count is the metric's
     lines = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
     mc_lines = [x for x in lines if x.get("suite", x.get("task")) == "shapes_mc"]
     # the per-sample unparsed flags agree with the corpus count
