@@ -20,6 +20,17 @@ from typing import Any
 from mllmbench.core.types import UnderstandRequest, UnderstandResponse, Usage
 
 
+def supports_likelihood(adapter: Any) -> bool:
+    """Whether `adapter` answers ``UnderstandRequest.choices`` by likelihood: an
+    `HFVisionLanguageAdapter` that keeps the base ``understand`` (which routes here)."""
+    from mllmbench.adapters.hf import HFVisionLanguageAdapter
+
+    return (
+        isinstance(adapter, HFVisionLanguageAdapter)
+        and type(adapter).understand is HFVisionLanguageAdapter.understand
+    )
+
+
 def option_loglikelihoods(adapter: Any, request: UnderstandRequest) -> tuple[str, list[float]]:
     """(rendered prompt, log-likelihood of each of ``request.choices`` after it)."""
     import torch

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mllmbench.adapters.base import Adapter
+from mllmbench.adapters.likelihood import supports_likelihood
 from mllmbench.core import profiling
 from mllmbench.core.errors import InputError
 from mllmbench.core.images import open_rgb
@@ -124,6 +125,10 @@ class BatchExecutor:
                     )
                     continue
             choices = tuple((sample.meta or {}).get("likelihood_choices") or ())
+            if choices and not supports_likelihood(self.adapter):
+                reason = f"adapter {self.adapter.name!r} cannot rank options by log-likelihood (likelihood mode)"
+                records[sample.sample_id] = error_record(suite, sample, reason)
+                continue
             requests.append((sample, UnderstandRequest(sample.sample_id, images, sample.text, choices)))
         for (sample, _req), result in zip(requests, self.call_adapter(requests), strict=True):
             if isinstance(result, str):

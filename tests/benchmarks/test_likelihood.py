@@ -54,3 +54,13 @@ def test_run_shapes_mc_ppl(tmp_path: Path, tiny_llava: Path) -> None:
     assert res["scoring"]["mode"].startswith("likelihood")
     lines = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
     assert all(x["output"] in "ABCD" and len(x["output"]) == 1 for x in lines)
+
+
+def test_adapters_without_likelihood_support_are_refused() -> None:
+    """An adapter that overrides ``understand`` (BLIP-2) would ignore the choices and generate:
+    the engine fails those samples instead of scoring generated text as likelihood answers."""
+    from mllmbench.adapters.likelihood import supports_likelihood
+    from mllmbench.adapters.registry import load_adapter_class
+
+    assert supports_likelihood(load_adapter_class("llava")("unused"))
+    assert not supports_likelihood(load_adapter_class("blip2")("unused"))
