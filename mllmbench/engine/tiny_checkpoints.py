@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from mllmbench.adapters.base import Adapter
 from mllmbench.adapters.registry import load_adapter_class
 from mllmbench.core.errors import ConfigError, MllmBenchError
 from mllmbench.core.jsonio import read_json, write_json_atomic
@@ -25,8 +24,11 @@ MARKER = "mllmbench-tiny.json"
 def build_tiny(family: str, out_dir: Path | None = None, *, seed: int = 0) -> Path:
     """Build the tiny checkpoint of `family` into `out_dir` (default: the cache), marker last."""
     adapter_cls = load_adapter_class(family)
-    if getattr(adapter_cls.build_tiny, "__func__", None) is getattr(Adapter.build_tiny, "__func__", None):
-        raise ConfigError(f"adapter {family!r} has no tiny checkpoint recipe")
+    if not adapter_cls.has_tiny_recipe():
+        reason = adapter_cls.tiny_recipe_reason
+        raise ConfigError(
+            f"adapter {family!r} has no tiny checkpoint recipe" + (f": {reason}" if reason else "")
+        )
     out_dir = Path(out_dir) if out_dir is not None else default_tiny_dir(family)
     marker = out_dir / MARKER
     marker.unlink(missing_ok=True)
