@@ -95,7 +95,9 @@ class Adapter:
     def from_config(cls, config: RunConfig, *, device: str) -> Adapter:
         """The adapter a run uses; adapters with options of their own (a server's URL, a prompt
         format) override this to read them from `config`."""
-        return cls(config.model, device=device, dtype=config.dtype, trust_remote_code=config.trust_remote_code)
+        return cls(
+            config.model, device=device, dtype=config.dtype, trust_remote_code=config.trust_remote_code
+        )
 
     # --- lifecycle -------------------------------------------------------------------------
     def load(self) -> None:
@@ -139,4 +141,8 @@ class Adapter:
     @classmethod
     def has_tiny_recipe(cls) -> bool:
         """Whether this class (or a base below `Adapter`) overrides `build_tiny`."""
-        return getattr(cls.build_tiny, "__func__", None) is not Adapter.build_tiny.__func__
+        return cls.__dict__.get("build_tiny") is not None or any(
+            "build_tiny" in vars(base)
+            for base in cls.__mro__[1:]
+            if base is not Adapter and issubclass(base, Adapter)
+        )

@@ -46,18 +46,18 @@ def run(args: argparse.Namespace) -> int:
         rows = []
         for e in registry.entries(registry.SUITE_GROUP):
             try:
-                cls = load_suite_class(e.name)
+                suite_cls = load_suite_class(e.name)
             except Exception as exc:  # noqa: BLE001 - one broken plugin must not hide the others
                 rows.append((e.name, "?", "?", "?", "?", f"unavailable: {type(exc).__name__}: {exc}"))
                 continue
             rows.append(
                 (
                     e.name,
-                    cls.version,
-                    (cls.requires.name or "").lower(),
-                    ",".join(cls.metric_names),
-                    " ".join(cls.expected_files),
-                    cls.description,
+                    suite_cls.version,
+                    (suite_cls.requires.name or "").lower(),
+                    ",".join(suite_cls.metric_names),
+                    " ".join(suite_cls.expected_files),
+                    suite_cls.description,
                 )
             )
     print(text_table(header, rows))
