@@ -45,6 +45,9 @@ FLAGS: dict[str, str] = {
     "max_retries": "--max-retries",
     "serve": "--serve",
     "prompt_format": "--prompt-format",
+    "video_frames": "--video-frames",
+    "video_fps": "--video-fps",
+    "pipeline": "--no-pipeline",
 }
 """The CLI flag of each field, named in validation errors."""
 
@@ -54,7 +57,7 @@ FID_MODES = ("clean", "legacy_pytorch", "legacy_tensorflow")
 SERVER_OPTIONS = ("base_urls", "api_key_env", "concurrency", "request_timeout", "max_retries", "serve")
 """``openai`` adapter settings: recorded in run.json, outside the run identity."""
 
-_OPTIONAL_IDENTITY = ("fid_extractor", "fid_mode", "clip_model", "prompt_format")
+_OPTIONAL_IDENTITY = ("fid_extractor", "fid_mode", "clip_model", "prompt_format", "video_frames", "video_fps")
 """Identity fields left out while unset, so runs that never score images keep their run id."""
 
 
@@ -99,9 +102,18 @@ class RunConfig:
     fail_fast: bool = False
     response_cache: bool = False
     """Reuse responses cached by earlier runs of the same checkpoint, prompt, images and settings."""
+    pipeline: bool = True
+    """Local engine: prepare the next batch in a worker while the current one generates, and sort
+    samples by prompt length inside a window (``--no-pipeline``: neither). The answers are the same
+    either way, so it is outside the run identity."""
     prompt_format: str | None = None
     """``auto`` adapter: a prompt with ``{text}`` (and ``{images}``, the image tokens) for checkpoints
     without a chat template; None: the chat template."""
+    video_frames: int | None = None
+    """Video suites: sample this many frames evenly over each clip (None with `video_fps` None:
+    `mllmbench.core.video.DEFAULT_VIDEO_FRAMES`)."""
+    video_fps: float | None = None
+    """Video suites: sample frames at this rate instead (exclusive with `video_frames`)."""
     base_urls: tuple[str, ...] = ()
     """``openai`` adapter: the servers' OpenAI-compatible base URLs (requests spread over them)."""
     api_key_env: str | None = None
@@ -129,6 +141,10 @@ class RunConfig:
         _check_int(self, "concurrency", minimum=1)
         _check_int(self, "max_retries", minimum=0)
         _check_float(self, "request_timeout", minimum=0.0, strict=True)
+        _check_int(self, "video_frames", minimum=1, optional=True)
+        _check_float(self, "video_fps", minimum=0.0, strict=True)
+        if self.video_frames is not None and self.video_fps is not None:
+            raise ConfigError("--video-frames and --video-fps are exclusive: give one frame-sampling policy")
         check_device(self.device, flag=FLAGS["device"])
         check_dtype(self.dtype, flag=FLAGS["dtype"])
         if self.fid_mode is not None and self.fid_mode not in FID_MODES:
@@ -159,7 +175,7 @@ class RunConfig:
         """The fields that change results (output location and failure policy excluded)."""
         d = self.to_dict()
         # Where and how a server is reached does not change its answers (a resumed run may use others).
-        for k in ("out_dir", "fail_fast", "response_cache", *SERVER_OPTIONS):
+        for k in ("out_dir", "fail_fast", "response_cache", "pipeline", *SERVER_OPTIONS):
             d.pop(k)
         for k in _OPTIONAL_IDENTITY:
             if d[k] is None:

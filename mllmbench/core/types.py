@@ -155,6 +155,32 @@ class GenerationSettings:
 
 
 @dataclass(frozen=True)
+class Video:
+    """A decoded video clip: sampled RGB frames with their presentation times."""
+
+    frames: tuple[Image, ...]
+    """The sampled frames, in time order (`mllmbench.core.video.decode_video`)."""
+    timestamps: tuple[float, ...]
+    """Seconds from the start of the stream of each frame (same length as `frames`)."""
+    source: str
+    """The file the frames came from."""
+    fps: float | None = None
+    """The stream's average frame rate, when the container says."""
+
+
+@dataclass(frozen=True)
+class Audio:
+    """A decoded mono waveform (float32 samples in [-1, 1]) and its sample rate."""
+
+    waveform: Any
+    """A 1-D ``numpy.ndarray`` of float32 samples."""
+    sample_rate: int
+    """Samples per second."""
+    source: str
+    """The file (or video) the audio came from."""
+
+
+@dataclass(frozen=True)
 class UnderstandRequest:
     """One sample for an understanding adapter: images and the task's question text."""
 
@@ -167,6 +193,11 @@ class UnderstandRequest:
     """Likelihood mode (multiple choice): when set, the adapter ranks these continuations of the
     prompt by log-likelihood and answers with the best one's letter (A, B, ...) instead of
     generating (`mllmbench.adapters.likelihood`)."""
+    videos: tuple[Video, ...] = ()
+    """Decoded video clips, sampled by the run's frame policy (adapters without video support
+    reject a request that has any)."""
+    audios: tuple[Audio, ...] = ()
+    """Decoded audio tracks."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from mllmbench.core.types import (
     GenerationSettings,
     ImageGenerationSettings,
     UnderstandRequest,
+    Video,
 )
 from mllmbench.engine import generated_images
 from mllmbench.engine.response_cache import ResponseCache
@@ -77,8 +78,13 @@ class BatchExecutor:
         run_dir: Path,
         seed: int,
         response_cache: ResponseCache | None = None,
+        video_frames: int | None = None,
+        video_fps: float | None = None,
     ) -> None:
         self.adapter = adapter
+        self.video_frames = video_frames
+        self.video_fps = video_fps
+        """The run's frame-sampling policy for samples with a video (`mllmbench.core.video`)."""
         self.settings = settings
         self.image_settings = image_settings
         self.run_dir = run_dir
@@ -91,14 +97,23 @@ class BatchExecutor:
         """One unlogged call on `batch` (warm-up before measured calls); failures only logged."""
         try:
             requests = [
-                UnderstandRequest(s.sample_id, tuple(open_rgb(p) for p in s.image_paths), s.text)
-                for s in batch
+                UnderstandRequest(s.sample_id, images, s.text, videos=videos)
+                for s, (images, videos) in zip(batch, map(self._open, batch), strict=True)
             ]
             self.adapter.understand(requests, self.settings)
         except (KeyboardInterrupt, SystemExit, MemoryError):
             raise
         except Exception as exc:  # noqa: BLE001 - the measured call on the same samples records it
             log.warning("warm-up call on %d sample(s) failed: %s", len(batch), exc)
+
+    def _open(self, sample: Sample) -> tuple[tuple[Any, ...], tuple[Video, ...]]:
+        """The sample's decoded images and video (raises `InputError` naming a bad file)."""
+        images = tuple(open_rgb(p) for p in sample.image_paths)
+        if sample.video is None:
+            return images, ()
+        from mllmbench.core.video import decode_video
+
+        return images, (decode_video(sample.video, frames=self.video_frames, fps=self.video_fps),)
 
     def run_batch(self, suite: Suite, batch: Sequence[Sample], metrics: list[Metric]) -> list[SampleRecord]:
         """Open images, call the adapter on the good samples, score; errors stay per sample."""
@@ -110,11 +125,12 @@ class BatchExecutor:
         keys: dict[str, str] = {}
         for sample in batch:
             try:
-                images = tuple(open_rgb(p) for p in sample.image_paths)
+                images, videos = self._open(sample)
             except InputError as exc:
                 records[sample.sample_id] = error_record(suite, sample, str(exc))
                 continue
-            if cache is not None:
+            # Video samples are not cached: the key does not hold the frame-sampling policy.
+            if cache is not None and sample.video is None:
                 key = keys[sample.sample_id] = cache.key(
                     self.adapter.info, sample.text, sample.image_paths, self.settings
                 )
@@ -129,13 +145,14 @@ class BatchExecutor:
                 reason = f"adapter {self.adapter.name!r} cannot rank options by log-likelihood (likelihood mode)"
                 records[sample.sample_id] = error_record(suite, sample, reason)
                 continue
-            requests.append((sample, UnderstandRequest(sample.sample_id, images, sample.text, choices)))
+            request = UnderstandRequest(sample.sample_id, images, sample.text, choices, videos=videos)
+            requests.append((sample, request))
         for (sample, _req), result in zip(requests, self.call_adapter(requests), strict=True):
             if isinstance(result, str):
                 records[sample.sample_id] = error_record(suite, sample, result)
                 continue
             response, stats = result
-            if cache is not None:
+            if cache is not None and sample.sample_id in keys:
                 cache.put(keys[sample.sample_id], response)
             records[sample.sample_id] = understand_record(
                 suite, sample, response, metrics, call_seconds=stats.seconds, memory=stats.memory

@@ -123,6 +123,8 @@ class Runner:
             run_dir=self.run_dir,
             seed=self.config.seed,
             response_cache=self.response_cache,
+            video_frames=self.config.video_frames,
+            video_fps=self.config.video_fps,
         )
         status = "ok"
         walls: dict[str, float] = {}

@@ -13,8 +13,11 @@ from mllmbench.suites.base import Metric, Sample, Suite
 
 
 def image_field(sample: Sample) -> str | list[str] | None:
-    """The sample's image path, a list for multi-image samples, None without images."""
+    """The sample's image path, a list for multi-image samples, its video path for a video-only
+    sample, None without either."""
     if not sample.image_paths:
+        if sample.video is not None:
+            return sample.video
         return None
     return sample.image_paths[0] if len(sample.image_paths) == 1 else list(sample.image_paths)
 

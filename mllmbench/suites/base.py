@@ -32,6 +32,9 @@ class Sample:
     """Reference answers or captions."""
     meta: Mapping[str, Any] = field(default_factory=dict)
     """Extra fields kept in the sample log (question_type, answer_type, image_id, ...)."""
+    video: str | None = None
+    """Absolute path of the sample's video file, decoded by the runner with the run's
+    frame-sampling policy (`mllmbench.core.video`); None for image-only samples."""
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,16 @@ def _add_generation_options(parser: argparse.ArgumentParser) -> None:
         default=default("image_size"),
         help="width = height of generated images in pixels",
     )
+    video = parser.add_argument_group("video input (one of the two; unset: 8 frames per clip)")
+    video.add_argument(
+        "--video-frames",
+        type=int,
+        default=default("video_frames"),
+        help="sample N frames evenly over each clip",
+    )
+    video.add_argument(
+        "--video-fps", type=float, default=default("video_fps"), help="sample frames at F per second"
+    )
     score = parser.add_argument_group(
         "scoring generated images (unset: the MLLMBENCH_* variables, then defaults)"
     )
@@ -193,7 +203,7 @@ CONFIG_ARGS = (
     "limit", "batch_size", "device", "dtype", "seed", "max_new_tokens", "steps", "guidance",
     "temperature", "top_k", "image_size", "fid_extractor", "fid_mode", "clip_model",
     "trust_remote_code", "fail_fast", "response_cache", "prompt_format", "api_key_env",
-    "concurrency", "request_timeout", "max_retries", "serve",
+    "concurrency", "request_timeout", "max_retries", "serve", "video_frames", "video_fps",
 )  # fmt: skip
 """`run` options that are `RunConfig` fields of the same name."""
 
