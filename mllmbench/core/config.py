@@ -47,7 +47,6 @@ FLAGS: dict[str, str] = {
     "prompt_format": "--prompt-format",
     "video_frames": "--video-frames",
     "video_fps": "--video-fps",
-    "pipeline": "--no-pipeline",
 }
 """The CLI flag of each field, named in validation errors."""
 
@@ -102,10 +101,6 @@ class RunConfig:
     fail_fast: bool = False
     response_cache: bool = False
     """Reuse responses cached by earlier runs of the same checkpoint, prompt, images and settings."""
-    pipeline: bool = True
-    """Local engine: prepare the next batch in a worker while the current one generates, and sort
-    samples by prompt length inside a window (``--no-pipeline``: neither). The answers are the same
-    either way, so it is outside the run identity."""
     prompt_format: str | None = None
     """``auto`` adapter: a prompt with ``{text}`` (and ``{images}``, the image tokens) for checkpoints
     without a chat template; None: the chat template."""
@@ -175,7 +170,7 @@ class RunConfig:
         """The fields that change results (output location and failure policy excluded)."""
         d = self.to_dict()
         # Where and how a server is reached does not change its answers (a resumed run may use others).
-        for k in ("out_dir", "fail_fast", "response_cache", "pipeline", *SERVER_OPTIONS):
+        for k in ("out_dir", "fail_fast", "response_cache", *SERVER_OPTIONS):
             d.pop(k)
         for k in _OPTIONAL_IDENTITY:
             if d[k] is None:
