@@ -33,7 +33,7 @@ def _data_args(data: str | Path | Mapping[str, str | Path] | None) -> dict[str, 
 
 
 def evaluate(
-    adapter: str = "llava",
+    adapter: str | None = None,
     model: str | Path | None = None,
     suites: Sequence[str] | str = ("vqa",),
     *,
@@ -44,8 +44,10 @@ def evaluate(
 ) -> RunResult:
     """Run `suites` through `adapter` and return the run's `RunResult`, exactly as ``mllm-bench run``.
 
-    `model` None is the adapter's tiny checkpoint (built offline into the cache on first use),
-    as the CLI without ``--model``. `data` is one directory for every suite, or a mapping
+    The defaults are the CLI's (`engine.plan.default_adapter_and_model`): no `adapter` runs
+    ``llava`` on the shipped zoo LLaVA (``zoo:llava``), the embedded default; an `adapter` with
+    `model` None uses that adapter's tiny checkpoint (built offline into the cache on first use),
+    as ``mllm-bench run --adapter NAME`` without ``--model``. `data` is one directory for every suite, or a mapping
     suite -> directory (``--data SUITE=DIR``); None: each suite's own data. `config` takes the
     other settings by their `RunConfig` names (`OPTIONS`); defaults are `RunConfig`'s, the
     CLI's, and every value is validated (`ConfigError` names the setting).
@@ -57,7 +59,7 @@ def evaluate(
     """
     from mllmbench.core.device import resolve_device
     from mllmbench.core.paths import cache_root
-    from mllmbench.engine.plan import resolve_run, run_name
+    from mllmbench.engine.plan import default_adapter_and_model, resolve_run, run_name
     from mllmbench.engine.runner import Runner
 
     unknown = sorted(set(config) - set(OPTIONS))
@@ -66,9 +68,10 @@ def evaluate(
     overwrite = bool(config.pop("overwrite", False))
     progress = bool(config.pop("progress", False))
     names = (suites,) if isinstance(suites, str) else tuple(suites)
+    adapter_name, model_name = default_adapter_and_model(adapter, None if model is None else str(model))
     run_config = RunConfig(
-        adapter=adapter,
-        model=str(model) if model is not None else "",
+        adapter=adapter_name,
+        model=model_name,
         suites=tuple(s.strip() for n in names for s in n.split(",") if s.strip()),
         limit=limit,
         **_data_args(data),

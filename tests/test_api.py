@@ -49,7 +49,7 @@ def test_evaluate_returns_exactly_the_cli_numbers(
     cli_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    result = mllmbench.evaluate("llava", suites=("vqa", "caption"), limit=6)
+    result = mllmbench.evaluate(suites=("vqa", "caption"), limit=6)  # the CLI's defaults: zoo:llava
     cli = json.loads((cli_run / "run.json").read_text())
     assert _metrics(result.to_dict()) == _metrics(cli) and _metrics(cli)["vqa"]
     assert result.run_id == cli["run_id"]  # same settings: default model, max_new_tokens 16 ...

@@ -104,6 +104,22 @@ def prepare(config: RunConfig, *, check_model: bool = True) -> tuple[type[Adapte
     return p.adapter_cls, p.suites
 
 
+DEFAULT_ADAPTER = "llava"
+DEFAULT_MODEL = "zoo:llava"
+"""The embedded default: the trained zoo LLaVA, shipped with the package."""
+
+
+def default_adapter_and_model(adapter: str | None, model: str | None) -> tuple[str, str]:
+    """The one rule for what runs when a choice is left out, for the CLI and the API alike.
+
+    No adapter: `DEFAULT_ADAPTER` on `DEFAULT_MODEL` (unless a model is given). An adapter
+    without a model: ``""``, which `resolve_run` fills with that adapter's tiny checkpoint.
+    """
+    if adapter is None:
+        return DEFAULT_ADAPTER, model or DEFAULT_MODEL
+    return adapter, model or ""
+
+
 def resolve_run(config: RunConfig) -> RunConfig:
     """What `run` and `mllmbench.evaluate` do before loading: check everything (`plan`), then fill
     in the adapter's tiny checkpoint when no model is given (``model=""``) and resolve the scoring

@@ -13,15 +13,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mllmbench.engine.plan import DEFAULT_ADAPTER, DEFAULT_MODEL, default_adapter_and_model
+
 if TYPE_CHECKING:
     from mllmbench.core.config import RunConfig
     from mllmbench.core.results import RunResult
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ADAPTER = "llava"
-DEFAULT_MODEL = "zoo:llava"
-"""The model of the embedded default (no ``--adapter``, no ``--model``)."""
+
+__all__ = ["DEFAULT_ADAPTER", "DEFAULT_MODEL", "add_arguments", "config_from_args", "run"]
 DEFAULT_SUITES = "vqa,caption"
 
 
@@ -214,9 +215,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
     data_dir, suite_data = parse_data_args(args.data)
     suites = tuple(s.strip() for s in args.suite.split(",") if s.strip())
+    adapter, model = default_adapter_and_model(args.adapter, args.model)
     return RunConfig(
-        adapter=args.adapter or DEFAULT_ADAPTER,
-        model=args.model or (DEFAULT_MODEL if args.adapter is None else ""),
+        adapter=adapter,
+        model=model,
         suites=suites,
         data_dir=data_dir,
         suite_data=suite_data,
