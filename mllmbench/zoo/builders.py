@@ -252,3 +252,63 @@ def extend_mllama(key: str, value: Any, first_len: int, length: int) -> Any:
     out = torch.zeros((1, length, *mask.shape[2:]), dtype=mask.dtype)
     out[:, :first_len] = mask
     return out
+
+
+ADAPTER_LEN = 10
+"""LLaMA-Adapter's adaption-prompt length (10 in the paper), in every LLM layer."""
+
+
+def _llava_processor(*, one_token: bool) -> Any:
+    """The zoo LLaVA processor; ``one_token``: ``<image>`` stays a single placeholder token."""
+    from transformers import LlavaProcessor
+
+    tokenizer = bb.zoo_tokenizer(extra_special_tokens={"image_token": "<image>"})
+    return LlavaProcessor(
+        image_processor=_clip_image_processor(),
+        tokenizer=tokenizer,
+        patch_size=bb.IMAGE_SIZE if one_token else bb.PATCH_SIZE,
+        vision_feature_select_strategy="full" if one_token else "default",
+        chat_template=LLAVA_15_CHAT_TEMPLATE,
+        image_token="<image>",
+        num_additional_image_tokens=0 if one_token else 1,
+    )
+
+
+def build_visual_expert(seed: int) -> Built:
+    """CogVLM-style: LLaVA's tower and projector, plus a vision expert (QKV, MLP) in every layer."""
+    from transformers import CLIPVisionConfig, LlamaConfig
+
+    from mllmbench.adapters.reference.visual_expert import VisualExpertForConditionalGeneration
+
+    processor = _llava_processor(one_token=False)
+    model = VisualExpertForConditionalGeneration.from_zoo_parts(
+        CLIPVisionConfig(**bb.vit_dims()),
+        LlamaConfig(**bb.lm_dims(processor.tokenizer)),
+        processor.image_token_id,
+        image_seq_length=bb.PATCHES,
+        seed=seed,
+    )
+    return model, processor
+
+
+def build_llama_adapter(seed: int) -> Built:
+    """LLaMA-Adapter: peft adaption prompts (zero-init gates) plus a projected global image feature.
+
+    LLaMA-Adapter freezes a pretrained LLM; the zoo LLM starts from scratch, so every weight is
+    made trainable again (same budget as the other members).
+    """
+    from transformers import CLIPVisionConfig, LlamaConfig
+
+    from mllmbench.adapters.reference.adaption_prompt import LlamaAdapterForConditionalGeneration
+
+    processor = _llava_processor(one_token=True)
+    model = LlamaAdapterForConditionalGeneration.from_zoo_parts(
+        CLIPVisionConfig(**bb.vit_dims()),
+        LlamaConfig(**bb.lm_dims(processor.tokenizer)),
+        processor.image_token_id,
+        adapter_len=ADAPTER_LEN,
+        seed=seed,
+    )
+    for param in model.parameters():
+        param.requires_grad_(True)
+    return model, processor

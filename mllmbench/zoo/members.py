@@ -81,6 +81,20 @@ MEMBERS: dict[str, Member] = {
             end_token="<|eot_id|>",
             extend=builders.extend_mllama,
         ),
+        Member(
+            name="visual_expert",
+            adapter="visual_expert",
+            connector="visual_expert",
+            build=builders.build_visual_expert,
+            description="LLaVA's tower and projector + a vision expert (QKV, MLP) in every LLM layer",
+        ),
+        Member(
+            name="llama_adapter",
+            adapter="llama_adapter",
+            connector="adaption_prompt",
+            build=builders.build_llama_adapter,
+            description="gated adaption prompts in every layer + a projected global image feature",
+        ),
     )
 }
 
