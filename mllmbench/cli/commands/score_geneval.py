@@ -32,9 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--clip", default=None, help=f"local CLIP directory for colours (default ${CLIP_ENV})"
     )
-    parser.add_argument(
-        "--device", default=None, help="torch device (default: cuda when available, else cpu)"
-    )
+    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu, as `run`)")
     parser.add_argument(
         "--results", type=Path, default=None, help="also write evaluate_images.py's results.jsonl here"
     )
@@ -43,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score and print; exit 1 when some prompt or image failed."""
+    from mllmbench.core.device import resolve_device
     from mllmbench.core.errors import ConfigError, InputError
     from mllmbench.core.jsonio import write_text_atomic
     from mllmbench.suites.metrics.geneval_detect import ClipColorClassifier, Mask2FormerDetector
@@ -57,12 +56,13 @@ def run(args: argparse.Namespace) -> int:
         )
     if not args.images.is_dir():
         raise InputError(f"--images {args.images}: not a directory")
+    device = resolve_device(args.device)
     prompts = read_metadata_file(args.metadata)
     items, failed = layout_items(args.images, prompts)
     scored, rows = score_layout(
         items,
-        Mask2FormerDetector(detector_path, device=args.device),
-        ClipColorClassifier(clip_path, device=args.device),
+        Mask2FormerDetector(detector_path, device=device),
+        ClipColorClassifier(clip_path, device=device),
     )
     scored.failed.update(failed)
     keys = {i.item_id: json.dumps(i.metadata) for i in items}
