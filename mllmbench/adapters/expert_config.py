@@ -7,11 +7,11 @@ parses and checks the file, naming the file and the key in every error.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mllmbench.adapters.two_stage import read_part_config
 from mllmbench.core.errors import ConfigError
 
 PIPELINE_FILE = "pipeline.json"
@@ -45,21 +45,15 @@ class PipelineConfig:
     def read(cls, directory: Path) -> PipelineConfig:
         """Parse and check ``directory/pipeline.json``; `ConfigError` names the file and the key."""
         path = directory / PIPELINE_FILE
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(
-                f"{path} not found: an expert_pipeline checkpoint is a directory with {PIPELINE_FILE} "
-                f"naming the captioner and the text LLM (see `mllm-bench tiny expert_pipeline`)"
-            ) from exc
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read {path}: {exc}") from exc
-        captioner = raw.get("captioner") if isinstance(raw, dict) else None
+        raw = read_part_config(
+            path,
+            f"an expert_pipeline checkpoint is a directory with {PIPELINE_FILE} naming the captioner "
+            "and the text LLM (see `mllm-bench tiny expert_pipeline`)",
+            allowed={f.name for f in dataclasses.fields(cls)} | {"captioner"},
+        )
+        captioner = raw.get("captioner")
         if not isinstance(captioner, dict) or not {"adapter", "model"} <= captioner.keys():
             raise ConfigError(f"{path}: 'captioner' must be an object with 'adapter' and 'model'")
-        unknown = set(raw) - {f.name for f in dataclasses.fields(cls)} - {"captioner"}
-        if unknown:
-            raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
         fields = {k: v for k, v in raw.items() if k != "captioner"}
         try:
             config = cls(captioner_adapter=captioner["adapter"], captioner_model=captioner["model"], **fields)

@@ -25,7 +25,6 @@ Costs: ``usage.stage_seconds`` has ``rewrite`` (the LLM call, preprocessing incl
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from typing import Any, ClassVar
 from mllmbench.adapters.base import Adapter
 from mllmbench.adapters.diffusion import DiffusionAdapter
 from mllmbench.adapters.hf import resolve_checkpoint
-from mllmbench.adapters.two_stage import TextLLMStage, combined_hash, resolve_part
+from mllmbench.adapters.two_stage import TextLLMStage, combined_hash, read_part_config, resolve_part
 from mllmbench.core.errors import ConfigError
 from mllmbench.core.types import (
     AdapterInfo,
@@ -77,20 +76,12 @@ class ConditionerConfig:
     def read(cls, directory: Path) -> ConditionerConfig:
         """Parse and check ``directory/llm_diffusion.json``; `ConfigError` names the file and the key."""
         path = directory / CONFIG_FILE
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(
-                f"{path} not found: an llm_diffusion checkpoint is a directory with {CONFIG_FILE} "
-                f"naming the text LLM and the diffusion pipeline (see `mllm-bench tiny llm_diffusion`)"
-            ) from exc
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read {path}: {exc}") from exc
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected a JSON object")
-        unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
+        raw = read_part_config(
+            path,
+            f"an llm_diffusion checkpoint is a directory with {CONFIG_FILE} naming the text LLM and "
+            "the diffusion pipeline (see `mllm-bench tiny llm_diffusion`)",
+            allowed={f.name for f in dataclasses.fields(cls)},
+        )
         try:
             config = cls(**raw)
         except TypeError as exc:

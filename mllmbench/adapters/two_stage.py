@@ -18,6 +18,28 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
 
+def read_part_config(path: Path, missing_hint: str, *, allowed: set[str]) -> dict[str, Any]:
+    """The JSON object of a two-stage checkpoint's config file, with only `allowed` keys.
+
+    `ConfigError` names the file: missing (with `missing_hint`), unreadable, not an object, or
+    holding an unknown key.
+    """
+    import json
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path} not found: {missing_hint}") from exc
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a JSON object")
+    unknown = set(raw) - allowed
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
+    return raw
+
+
 def resolve_part(directory: Path, config_file: str, value: str, key: str) -> str:
     """Where a part named in `config_file` lives: a subdirectory, an absolute path or a hub id.
 
