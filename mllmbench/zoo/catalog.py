@@ -64,3 +64,40 @@ def member_entry(spec: Member, *, load: bool = True) -> dict[str, Any]:
 def entries(*, load: bool = True) -> list[dict[str, Any]]:
     """`member_entry` of every member, in `MEMBERS` order."""
     return [member_entry(spec, load=load) for spec in MEMBERS.values()]
+
+
+def catalog_table(rows: list[dict[str, Any]]) -> str:
+    """`entries` as the plain-text table of ``zoo list`` (one table layout: `core.text_table`)."""
+    from mllmbench.core.formatting import bytes_, count, seconds, significant
+    from mllmbench.core.text_table import text_table
+
+    header = (
+        "name",
+        "adapter",
+        "connector",
+        "params",
+        "visual tokens",
+        "steps",
+        "train time",
+        "loss",
+        "size",
+    )
+    table = []
+    for row in rows:
+        recipe = row["recipe"] or {}
+        params = (row["parameters"] or {}).get("total")
+        size = row["checkpoint_bytes"]
+        table.append(
+            (
+                row["name"],
+                row["adapter"],
+                row["connector"],
+                count(params) if params else "-",
+                count(row["visual_tokens_per_image"]) if row["visual_tokens_per_image"] is not None else "-",
+                recipe.get("steps", "-"),
+                seconds(recipe["wall_seconds"]) if "wall_seconds" in recipe else "-",
+                significant(recipe["final_loss"]) if "final_loss" in recipe else "-",
+                bytes_(size) if size else "not shipped",
+            )
+        )
+    return text_table(header, table, right=(3, 4, 5, 6, 7, 8))

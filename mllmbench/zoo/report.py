@@ -94,19 +94,22 @@ def _mean(values: list[float]) -> float:
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """Plain-text table of `paired_table` rows."""
-    lines = [f"{'member':<10} {'n':>4} {'VQA':>6}  {'vs llava [95% CI] p':<30} {'vs blind [95% CI] p':<30}"]
-    for row in rows:
-        cells = []
-        for base in BASELINES:
-            test = row.get(f"vs_{base}")
-            cells.append(
-                "-"
-                if test is None
-                else f"{100 * test['difference']:+.1f} [{100 * test['ci'][0]:+.1f}, {100 * test['ci'][1]:+.1f}] "
-                f"p={test['p_value']:.3g}"
-            )
-        lines.append(
-            f"{row['member']:<10} {row['n']:>4} {100 * row['vqa']:>5.1f}%  {cells[0]:<30} {cells[1]:<30}"
+    """Plain-text table of `paired_table` rows (`core.text_table`, numbers by `core.formatting`)."""
+    from mllmbench.core.formatting import percent, significant
+    from mllmbench.core.text_table import text_table
+
+    def diff(test: dict[str, Any] | None) -> str:
+        if test is None:
+            return "-"
+        low, high = test["ci"]
+        return (
+            f"{100 * test['difference']:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}] "
+            f"p={significant(test['p_value'])}"
         )
-    return "\n".join(lines)
+
+    header = ("member", "n", "VQA", *(f"vs {base} [95% CI] p" for base in BASELINES))
+    table = [
+        (row["member"], row["n"], percent(100 * row["vqa"]), *(diff(row.get(f"vs_{b}")) for b in BASELINES))
+        for row in rows
+    ]
+    return text_table(header, table, right=(1, 2))

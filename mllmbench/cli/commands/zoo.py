@@ -47,26 +47,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from mllmbench.zoo.catalog import entries
+    from mllmbench.zoo.catalog import catalog_table, entries
 
     rows = entries()
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(
-        f"{'name':<10} {'adapter':<10} {'connector':<16} {'params':>9} {'vis.tok':>7} {'steps':>5} "
-        f"{'train s':>7} {'loss':>6} {'MB':>5}"
-    )
-    for row in rows:
-        recipe = row["recipe"] or {}
-        params = (row["parameters"] or {}).get("total")
-        size = row["checkpoint_bytes"]
-        print(
-            f"{row['name']:<10} {row['adapter']:<10} {row['connector']:<16} {params or '-':>9} "
-            f"{row['visual_tokens_per_image'] if row['visual_tokens_per_image'] is not None else '-':>7} "
-            f"{recipe.get('steps', '-'):>5} {recipe.get('wall_seconds', '-'):>7} {recipe.get('final_loss', '-'):>6} "
-            f"{f'{size / 1e6:.1f}' if size else 'not shipped':>5}"
-        )
+    print(catalog_table(rows))
     return 0
 
 
