@@ -13,11 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mllmbench.adapters.tiny.chat_templates import LLAVA_15_CHAT_TEMPLATE
 from mllmbench.adapters.tiny.checkpoint import save
 from mllmbench.adapters.tiny.language_models import llama_config
-from mllmbench.adapters.tiny.tokenizer import build_tiny_tokenizer
-from mllmbench.adapters.tiny.vision_towers import IMAGE_SIZE, clip_vision_config
+from mllmbench.adapters.tiny.llava import build_processor as llava_processor
+from mllmbench.adapters.tiny.vision_towers import clip_vision_config
 
 ADAPTER_LEN = 4
 """Adaption prompt tokens per adapted layer of the tiny checkpoint."""
@@ -26,22 +25,8 @@ GATE = 0.5
 
 
 def build_processor() -> Any:
-    """The tiny ``LlavaProcessor`` whose ``<image>`` stays one token."""
-    from transformers import CLIPImageProcessor, LlavaProcessor
-
-    tokenizer = build_tiny_tokenizer(extra_special_tokens={"image_token": "<image>"})
-    image_processor = CLIPImageProcessor(
-        size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}
-    )
-    return LlavaProcessor(
-        image_processor=image_processor,
-        tokenizer=tokenizer,
-        patch_size=IMAGE_SIZE,
-        vision_feature_select_strategy="full",
-        chat_template=LLAVA_15_CHAT_TEMPLATE,
-        image_token="<image>",
-        num_additional_image_tokens=0,
-    )
+    """The tiny LLaVA's processor with ``<image>`` kept as one token (`tiny.llava.build_processor`)."""
+    return llava_processor(one_token_image=True)
 
 
 def build(out_dir: Path, *, seed: int = 0, gate: float = GATE) -> Path:

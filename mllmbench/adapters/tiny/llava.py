@@ -9,6 +9,7 @@ same seed gives the same bytes; with ``initializer_range=0.02`` the answer depen
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from mllmbench.adapters.tiny.chat_templates import LLAVA_15_CHAT_TEMPLATE
 from mllmbench.adapters.tiny.checkpoint import save, seeded
@@ -20,23 +21,33 @@ IMAGE_TOKENS = PATCHES
 """Image tokens of the tiny checkpoint: one per patch (the CLS feature is dropped)."""
 
 
-def build(out_dir: Path, *, seed: int = 0) -> Path:
-    """Write the tiny LLaVA and its processor to `out_dir`."""
-    from transformers import CLIPImageProcessor, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
+def build_processor(*, one_token_image: bool = False) -> Any:
+    """The tiny ``LlavaProcessor``: CLIP image processor, tiny tokenizer with ``<image>``, llava-1.5
+    template; ``<image>`` expands to one token per patch, or stays one token (`one_token_image`)
+    for models that take the image outside the sequence (LLaMA-Adapter)."""
+    from transformers import CLIPImageProcessor, LlavaProcessor
 
     tokenizer = build_tiny_tokenizer(extra_special_tokens={"image_token": "<image>"})
     image_processor = CLIPImageProcessor(
         size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}
     )
-    processor = LlavaProcessor(
+    return LlavaProcessor(
         image_processor=image_processor,
         tokenizer=tokenizer,
-        patch_size=PATCH_SIZE,
-        vision_feature_select_strategy="default",
+        patch_size=IMAGE_SIZE if one_token_image else PATCH_SIZE,
+        vision_feature_select_strategy="full" if one_token_image else "default",
         chat_template=LLAVA_15_CHAT_TEMPLATE,
         image_token="<image>",
-        num_additional_image_tokens=1,
+        num_additional_image_tokens=0 if one_token_image else 1,
     )
+
+
+def build(out_dir: Path, *, seed: int = 0) -> Path:
+    """Write the tiny LLaVA and its processor to `out_dir`."""
+    from transformers import LlavaConfig, LlavaForConditionalGeneration
+
+    processor = build_processor()
+    tokenizer = processor.tokenizer
     config = LlavaConfig(
         vision_config=clip_vision_config(),
         text_config=llama_config(tokenizer),

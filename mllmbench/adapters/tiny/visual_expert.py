@@ -12,11 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mllmbench.adapters.tiny.chat_templates import LLAVA_15_CHAT_TEMPLATE
 from mllmbench.adapters.tiny.checkpoint import save, seeded
 from mllmbench.adapters.tiny.language_models import llama_config
-from mllmbench.adapters.tiny.tokenizer import build_tiny_tokenizer
-from mllmbench.adapters.tiny.vision_towers import IMAGE_SIZE, PATCH_SIZE, PATCHES, clip_vision_config
+from mllmbench.adapters.tiny.llava import build_processor as llava_processor
+from mllmbench.adapters.tiny.vision_towers import PATCHES, clip_vision_config
 
 IMAGE_TOKENS = PATCHES
 """Image tokens of the tiny checkpoint: one per patch (the CLS feature is dropped)."""
@@ -25,22 +24,8 @@ EXPERT_NOISE = 0.02
 
 
 def build_processor() -> Any:
-    """The tiny ``LlavaProcessor``: CLIP image processor, tiny tokenizer with ``<image>``, llava-1.5 template."""
-    from transformers import CLIPImageProcessor, LlavaProcessor
-
-    tokenizer = build_tiny_tokenizer(extra_special_tokens={"image_token": "<image>"})
-    image_processor = CLIPImageProcessor(
-        size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}
-    )
-    return LlavaProcessor(
-        image_processor=image_processor,
-        tokenizer=tokenizer,
-        patch_size=PATCH_SIZE,
-        vision_feature_select_strategy="default",
-        chat_template=LLAVA_15_CHAT_TEMPLATE,
-        image_token="<image>",
-        num_additional_image_tokens=1,
-    )
+    """The tiny LLaVA's processor (`tiny.llava.build_processor`)."""
+    return llava_processor()
 
 
 def perturb_vision_experts(model: Any, scale: float) -> None:
