@@ -35,3 +35,38 @@ def count_parameters(model: Any, groups: Mapping[str, Sequence[str]]) -> dict[st
         counts["other"] = other
     counts["total"] = total
     return counts
+
+
+_BATCH_KEYS = ("sample", "hidden_states", "x", "inputs_embeds", "input_ids")
+"""Keyword arguments that carry a network's batched input, in the order they are looked for."""
+
+
+class ForwardCounter:
+    """Counts a module's forward calls and the batch rows they ran (a forward pre-hook).
+
+    ``calls`` is the number of sequential evaluations of the network (what a step count is
+    measured by); ``rows`` the rows they processed, so ``rows / images`` is the NFE per image
+    and ``rows / calls / images`` the classifier-free guidance multiplier.
+    """
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        self.calls = 0
+        self.rows = 0
+        self._handle: Any = None
+
+    def __enter__(self) -> ForwardCounter:
+        self._handle = self.module.register_forward_pre_hook(self._count, with_kwargs=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.remove()
+
+    def _count(self, module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        tensor: Any = args[0] if args else None
+        for key in _BATCH_KEYS:
+            if kwargs.get(key) is not None:
+                tensor = kwargs[key]
+                break
+        self.calls += 1
+        self.rows += int(tensor.shape[0]) if hasattr(tensor, "shape") else 1

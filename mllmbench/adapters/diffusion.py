@@ -17,7 +17,8 @@ changes them only by float rounding (at most 1 RGB level seen on the CPU and on 
 
 Cost: the denoiser (``unet`` or ``transformer``) is hooked for the duration of the call and its
 forward passes counted per image: ``nfe`` = forward rows / images (steps x 2 with classifier-free
-guidance, which runs the conditional and unconditional halves of every step).
+guidance, which runs the conditional and unconditional halves of every step) and
+``sequential_calls`` = forward calls (one per step: both halves share a call).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from mllmbench.adapters.base import Adapter
 from mllmbench.adapters.checkpoints import check_device_and_dtype, checkpoint_hash, resolve_checkpoint
+from mllmbench.adapters.counting import ForwardCounter
 from mllmbench.core.errors import ConfigError, MissingResourceError
 from mllmbench.core.types import (
     AdapterInfo,
@@ -52,6 +54,8 @@ log = logging.getLogger(__name__)
 
 DENOISER_NAMES = ("unet", "transformer", "prior", "decoder")
 """Pipeline attributes that hold the network evaluated at every step, in order of preference."""
+VAE_NAMES = ("vae", "vqvae")
+"""Pipeline attributes that hold the image autoencoder (continuous latents or VQ codes)."""
 
 
 @dataclass(frozen=True)
@@ -64,35 +68,11 @@ class DrawResult:
     steps: int
     nfe: int
     guidance_multiplier: int
+    sequential_calls: int
+    """Forward calls of the denoiser in the call (one per step; the guidance halves share one)."""
     input_tokens: list[int]
     settings: dict[str, Any]
     """The knobs used, shared by the batch (without the per-request seed)."""
-
-
-class _ForwardCounter:
-    """Counts a module's forward calls and the batch rows they processed (a forward pre-hook)."""
-
-    def __init__(self, module: Any) -> None:
-        self.module = module
-        self.calls = 0
-        self.rows = 0
-        self._handle: Any = None
-
-    def __enter__(self) -> _ForwardCounter:
-        self._handle = self.module.register_forward_pre_hook(self._count, with_kwargs=True)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._handle.remove()
-
-    def _count(self, module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        tensor: Any = args[0] if args else next(iter(kwargs.values()), None)
-        for key in ("sample", "hidden_states", "x"):
-            if key in kwargs:
-                tensor = kwargs[key]
-                break
-        self.calls += 1
-        self.rows += int(tensor.shape[0]) if hasattr(tensor, "shape") else 1
 
 
 class DiffusionAdapter(Adapter):
@@ -107,6 +87,15 @@ class DiffusionAdapter(Adapter):
     capabilities: ClassVar[Capability] = Capability.GENERATE
     connector: ClassVar[Connector] = Connector.NONE
     generation: ClassVar[GenerationParadigm] = GenerationParadigm.DIFFUSION
+    pipeline_loader: ClassVar[str] = "AutoPipelineForText2Image"
+    """The diffusers class whose ``from_pretrained`` loads the checkpoint (``DiffusionPipeline``
+    for pipelines the auto class does not map, such as Amused and OmniGen)."""
+    pipeline_class_name: ClassVar[str | None] = None
+    """The pipeline class a checkpoint must load as (``None``: any text-to-image pipeline)."""
+    one_prompt_per_call: ClassVar[str | None] = None
+    """Why the pipeline must draw one prompt per call (it samples a whole batch from one
+    generator, so an image would depend on its batch-mates), or ``None`` when it takes one
+    generator per prompt and draws a batch in one call."""
 
     def __init__(
         self, model: str, *, device: str = "cpu", dtype: str = "float32", trust_remote_code: bool = False
@@ -130,7 +119,16 @@ class DiffusionAdapter(Adapter):
         """
         local_dir = resolve_checkpoint(self.model_id)
         check_device_and_dtype(self.device, self.dtype)
-        self._pipe = load_text_to_image_pipeline(self.model_id, local_dir, self.dtype, self.device)
+        self._pipe = load_text_to_image_pipeline(
+            self.model_id, local_dir, self.dtype, self.device, loader=self.pipeline_loader
+        )
+        expected = self.pipeline_class_name
+        if expected is not None and type(self._pipe).__name__ != expected:
+            found = type(self._pipe).__name__
+            self._pipe = None
+            raise ConfigError(
+                f"{self.model_id!r} loads as {found}; the {self.name} adapter needs a {expected}"
+            )
         try:
             self._info = self._build_info(local_dir)
         except BaseException:
@@ -151,9 +149,7 @@ class DiffusionAdapter(Adapter):
                 family=self.name,
                 connector=self.connector,
                 generation=self.generation,
-                vision_encoder=type(getattr(pipe, "vae", None)).__name__
-                if getattr(pipe, "vae", None)
-                else "",
+                vision_encoder=type(find_vae(pipe)).__name__ if find_vae(pipe) is not None else "",
                 llm_backbone=type(getattr(pipe, "text_encoder", None)).__name__
                 if getattr(pipe, "text_encoder", None)
                 else "",
@@ -165,7 +161,7 @@ class DiffusionAdapter(Adapter):
             if getattr(pipe, "tokenizer", None)
             else "",
             chat_template=None,
-            batching="batched",
+            batching=self.one_prompt_per_call or "batched",
             weights_bytes=pipeline_weights_bytes(pipe),
         )
 
@@ -182,10 +178,14 @@ class DiffusionAdapter(Adapter):
     def generate_images(
         self, batch: Sequence[GenerateRequest], settings: ImageGenerationSettings
     ) -> list[GenerateResponse]:
-        """Draw one image per request in one pipeline call; each request's noise from its own seed."""
+        """Draw every request in one pipeline call (or one call each, see `one_prompt_per_call`);
+        each request's noise from its own seed."""
         if not batch:
             return []
-        result = self.draw([r.text for r in batch], [r.seed for r in batch], settings)
+        if self.one_prompt_per_call:
+            calls = [([r], self.draw([r.text], [r.seed], settings)) for r in batch]
+        else:
+            calls = [(list(batch), self.draw([r.text for r in batch], [r.seed for r in batch], settings))]
         return [
             GenerateResponse(
                 images=tuple(images),
@@ -193,15 +193,17 @@ class DiffusionAdapter(Adapter):
                 settings={**result.settings, "seed": request.seed},
                 usage=GenerateUsage(
                     batch_seconds=result.seconds,
-                    batch_size=len(batch),
+                    batch_size=len(requests),
                     steps=result.steps,
                     nfe=result.nfe,
                     guidance_multiplier=result.guidance_multiplier,
+                    sequential_calls=result.sequential_calls,
                     input_tokens=n_tokens,
                     stage_seconds={"draw": result.seconds},
                 ),
             )
-            for request, images, n_tokens in zip(batch, result.images, result.input_tokens, strict=True)
+            for requests, result in calls
+            for request, images, n_tokens in zip(requests, result.images, result.input_tokens, strict=True)
         ]
 
     def resolve_settings(self, settings: ImageGenerationSettings) -> dict[str, Any]:
@@ -229,16 +231,21 @@ class DiffusionAdapter(Adapter):
     def draw(
         self, prompts: Sequence[str], seeds: Sequence[int], settings: ImageGenerationSettings
     ) -> DrawResult:
-        """One pipeline call over `prompts`, one CPU generator per prompt seeded from `seeds`."""
+        """One pipeline call over `prompts`, one CPU generator per prompt seeded from `seeds`
+        (a single generator when `one_prompt_per_call` says the pipeline takes only one)."""
         import torch
 
         pipe = self.pipe
         knobs = self.resolve_settings(settings)
-        generators = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
+        generators: Any = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
+        if self.one_prompt_per_call:
+            if len(generators) != 1:
+                raise ValueError(f"{self.name} draws one prompt per call: {self.one_prompt_per_call}")
+            generators = generators[0]
         denoiser = find_denoiser(pipe)
         self._synchronize()
         start = time.perf_counter()
-        with torch.inference_mode(), _ForwardCounter(denoiser) as counter:
+        with torch.inference_mode(), ForwardCounter(denoiser) as counter:
             output = pipe(prompt=list(prompts), generator=generators, output_type="pil", **knobs)
         self._synchronize()
         seconds = time.perf_counter() - start
@@ -255,6 +262,7 @@ class DiffusionAdapter(Adapter):
             steps=steps,
             nfe=round(counter.rows / n_images),
             guidance_multiplier=max(1, round(rows_per_call / n_images)) if counter.calls else 1,
+            sequential_calls=counter.calls,
             input_tokens=self.count_prompt_tokens(prompts),
             settings={
                 "num_inference_steps": steps,
@@ -292,10 +300,19 @@ class DiffusionAdapter(Adapter):
         return diffusion.build(out_dir, seed=seed)
 
 
-def load_text_to_image_pipeline(model_id: str, local_dir: Path | None, dtype: str, device: str) -> Any:
-    """``AutoPipelineForText2Image`` from a local directory or the local hub cache, never the network."""
+def load_text_to_image_pipeline(
+    model_id: str,
+    local_dir: Path | None,
+    dtype: str,
+    device: str,
+    *,
+    loader: str = "AutoPipelineForText2Image",
+) -> Any:
+    """A pipeline through diffusers' `loader` class (``AutoPipelineForText2Image`` by default,
+    ``DiffusionPipeline`` for any pipeline) from a local directory or the local hub cache, never
+    the network."""
+    import diffusers
     import torch
-    from diffusers import AutoPipelineForText2Image
 
     source = str(local_dir) if local_dir is not None else model_id
     if local_dir is not None and not (local_dir / "model_index.json").is_file():
@@ -304,7 +321,7 @@ def load_text_to_image_pipeline(model_id: str, local_dir: Path | None, dtype: st
             f"save one with pipeline.save_pretrained(DIR)"
         )
     try:
-        pipe = AutoPipelineForText2Image.from_pretrained(
+        pipe = getattr(diffusers, loader).from_pretrained(
             source, dtype=getattr(torch, dtype), local_files_only=True
         )
     except OSError as exc:
@@ -330,6 +347,15 @@ def find_denoiser(pipe: Any) -> Any:
     raise ConfigError(f"{type(pipe).__name__} has none of {DENOISER_NAMES}: cannot count its evaluations")
 
 
+def find_vae(pipe: Any) -> Any:
+    """The pipeline's image autoencoder (``vae`` or ``vqvae``), or None."""
+    for name in VAE_NAMES:
+        module = getattr(pipe, name, None)
+        if module is not None:
+            return module
+    return None
+
+
 def _torch_components(pipe: Any) -> dict[str, Any]:
     return {
         name: module
@@ -348,7 +374,7 @@ def pipeline_parameters(pipe: Any) -> dict[str, int]:
             counts["denoiser"] += n
         elif name.startswith("text_encoder"):
             counts["text_encoder"] += n
-        elif name == "vae":
+        elif name in VAE_NAMES:
             counts["vae"] += n
         else:
             counts["other"] = counts.get("other", 0) + n

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from mllmbench.adapters.counting import ForwardCounter
 from mllmbench.adapters.hf import HFVisionLanguageAdapter, render_chat
 from mllmbench.core.types import (
     Capability,
@@ -128,7 +129,7 @@ class JanusAdapter(HFVisionLanguageAdapter):
         start = time.perf_counter()
         inputs = processor(text=[prompt], generation_mode="image", return_tensors="pt").to(self.device)
         torch.manual_seed(request.seed)
-        with torch.inference_mode(), _ForwardRows(model.model.language_model) as rows:
+        with torch.inference_mode(), ForwardCounter(model.model.language_model) as rows:
             codes = model.generate(**inputs, generation_config=config, generation_mode="image")
             self._synchronize()
             generated = time.perf_counter()
@@ -156,6 +157,7 @@ class JanusAdapter(HFVisionLanguageAdapter):
                 steps=n_tokens,
                 nfe=n_tokens * multiplier,
                 guidance_multiplier=multiplier,
+                sequential_calls=rows.calls,
                 input_tokens=int(inputs["input_ids"].shape[1]),
                 image_tokens=int(codes.shape[1]),
                 stage_seconds={"generate": generated - start, "decode": end - generated},
@@ -165,7 +167,9 @@ class JanusAdapter(HFVisionLanguageAdapter):
     def image_prompt(self, text: str) -> str:
         """The user turn through the chat template, ending with the assistant prompt."""
         messages = [{"role": "user", "content": [{"type": "text", "text": text}]}]
-        return render_chat(self.processor, messages, missing=f"checkpoint {self.model_id!r} has no chat template")
+        return render_chat(
+            self.processor, messages, missing=f"checkpoint {self.model_id!r} has no chat template"
+        )
 
     def image_generation_knobs(self, settings: ImageGenerationSettings) -> dict[str, Any]:
         """Guidance, temperature and top-k with Janus's defaults filled in."""
@@ -242,27 +246,3 @@ class JanusAdapter(HFVisionLanguageAdapter):
         from mllmbench.adapters.tiny import janus
 
         return janus.build(out_dir, seed=seed)
-
-
-class _ForwardRows:
-    """Counts a module's forward calls and the batch rows they ran (the generator's evaluations)."""
-
-    def __init__(self, module: Any) -> None:
-        self.module = module
-        self.calls = 0
-        self.rows = 0
-        self._handle: Any = None
-
-    def __enter__(self) -> _ForwardRows:
-        self._handle = self.module.register_forward_pre_hook(self._count, with_kwargs=True)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._handle.remove()
-
-    def _count(self, module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        tensor = kwargs.get("inputs_embeds")
-        if tensor is None:
-            tensor = kwargs.get("input_ids", args[0] if args else None)
-        self.calls += 1
-        self.rows += int(tensor.shape[0]) if tensor is not None else 1

@@ -18,7 +18,9 @@ with its own seed.
 
 Costs: ``usage.stage_seconds`` has ``rewrite`` (the LLM call, preprocessing included) and
 ``draw`` (the pipeline call); ``batch_seconds`` is their sum. ``input_tokens`` and
-``output_tokens`` are the LLM's; ``steps``, ``nfe`` and ``guidance_multiplier`` the pipeline's.
+``output_tokens`` are the LLM's; ``steps``, ``nfe`` and ``guidance_multiplier`` the pipeline's;
+``sequential_calls`` the LLM's forward calls (prefill plus one per decoded token of the batch)
+plus the denoiser's steps, since the draw waits for the rewrite.
 `GenerateResponse.prompt` is the LLM's exact prompt and ``rewritten_prompt`` what was drawn.
 """
 
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from mllmbench.adapters.base import Adapter
+from mllmbench.adapters.counting import ForwardCounter
 from mllmbench.adapters.diffusion import DiffusionAdapter
 from mllmbench.adapters.hf import resolve_checkpoint
 from mllmbench.adapters.two_stage import TextLLMStage, combined_hash, read_part_config, resolve_part
@@ -221,21 +224,23 @@ class LLMDiffusionAdapter(Adapter):
     # --- generation ------------------------------------------------------------------------
     def rewrite(
         self, batch: Sequence[GenerateRequest], seed: int
-    ) -> tuple[list[tuple[str, str, int, int]], float]:
-        """Stage 1: per request (LLM prompt, rewritten prompt, input tokens, output tokens); seconds."""
+    ) -> tuple[list[tuple[str, str, int, int]], float, int]:
+        """Stage 1: per request (LLM prompt, rewritten prompt, input tokens, output tokens); seconds;
+        the LLM's sequential forward calls (prefill and one per decoded token of the batch)."""
         config = self.config
         requests = [
             UnderstandRequest(r.sample_id, (), config.instruction.format(prompt=r.text)) for r in batch
         ]
         start = time.perf_counter()
-        answers = self.llm.understand(
-            requests, GenerationSettings(max_new_tokens=config.rewrite_max_new_tokens, seed=seed)
-        )
+        with ForwardCounter(self.llm.model) as counter:
+            answers = self.llm.understand(
+                requests, GenerationSettings(max_new_tokens=config.rewrite_max_new_tokens, seed=seed)
+            )
         seconds = time.perf_counter() - start
         rows = [
             (a.prompt, clean_rewrite(a.text), a.usage.input_tokens, a.usage.output_tokens) for a in answers
         ]
-        return rows, seconds
+        return rows, seconds, counter.calls
 
     def generate_images(
         self, batch: Sequence[GenerateRequest], settings: ImageGenerationSettings
@@ -243,7 +248,7 @@ class LLMDiffusionAdapter(Adapter):
         """Rewrite every prompt in one LLM call, then draw them all in one pipeline call."""
         if not batch:
             return []
-        rows, rewrite_seconds = self.rewrite(batch, settings.seed)
+        rows, rewrite_seconds, rewrite_calls = self.rewrite(batch, settings.seed)
         drawn = [rewritten or request.text for request, (_, rewritten, _, _) in zip(batch, rows, strict=True)]
         result = self.diffusion.draw(drawn, [r.seed for r in batch], settings)
         total = rewrite_seconds + result.seconds
@@ -268,6 +273,7 @@ class LLMDiffusionAdapter(Adapter):
                         steps=result.steps,
                         nfe=result.nfe,
                         guidance_multiplier=result.guidance_multiplier,
+                        sequential_calls=rewrite_calls + result.sequential_calls,
                         input_tokens=n_in,
                         output_tokens=n_out,
                         stage_seconds={"rewrite": rewrite_seconds, "draw": result.seconds},

@@ -27,7 +27,7 @@ MISSING = "n/a"
 
 CAPTION_METRICS = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr", "SPICE")
 DISTANCE_PREFIXES = ("fid", "fd_")
-COUNT_METRICS = ("nfe", "image_tokens", "visual_tokens_per_image")
+COUNT_METRICS = ("nfe", "sequential_calls", "image_tokens", "visual_tokens_per_image")
 _BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 

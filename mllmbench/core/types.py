@@ -22,6 +22,11 @@ class Capability(enum.Flag):
     NONE = 0
     UNDERSTAND = enum.auto()
     GENERATE = enum.auto()
+    VIDEO = enum.auto()
+    """Reads `UnderstandRequest.videos` (sampled frames); a suite needing it requires
+    ``UNDERSTAND | VIDEO`` and the run refuses adapters that lack either."""
+    AUDIO = enum.auto()
+    """Reads `UnderstandRequest.audios` (waveforms)."""
 
 
 class Connector(enum.StrEnum):
@@ -54,10 +59,22 @@ class GenerationParadigm(enum.StrEnum):
 
     NONE = "none"
     LLM_CONDITIONED_DIFFUSION = "llm_conditioned_diffusion"
+    """A text LLM conditions (rewrites the prompt for) a separate diffusion model (DiffusionGPT)."""
     AUTOREGRESSIVE_VQ = "autoregressive_vq"
+    """Next-token prediction over discrete VQ codes, one code per step (Janus, Emu3, Chameleon)."""
     NEXT_SCALE = "next_scale"
+    """Next-scale prediction: every token of a scale sampled in parallel, one scale per step (VAR)."""
     MASKED_TOKENS = "masked_tokens"
+    """Masked VQ-token prediction: all tokens start masked, each step keeps the most confident
+    predictions and re-masks the rest (MaskGIT, MUSE/aMUSEd, Show-o)."""
     DIFFUSION = "diffusion"
+    """Denoising continuous latents with a UNet or DiT under a text encoder (Stable Diffusion)."""
+    DIFFUSION_IN_LLM = "diffusion_in_llm"
+    """One transformer reads text tokens and noisy image patches in one sequence and denoises the
+    patches itself, with no separate text encoder (Transfusion, OmniGen)."""
+    LLM_TOKENS_DIFFUSION_DECODER = "llm_tokens_diffusion_decoder"
+    """An LLM emits discrete visual tokens that a diffusion decoder renders to pixels
+    (SEED, SEED-X, DreamLLM, GLM-Image)."""
 
 
 @dataclass(frozen=True)
@@ -238,16 +255,22 @@ class Usage:
     batch_size: int
     profile: GenerationProfile | None = field(default=None, kw_only=True)
     """Timing breakdown of the call, when the adapter measures one (not part of `to_dict`)."""
+    video_frames: int = field(default=0, kw_only=True)
+    """Video frames this sample sent (its videos' sampled frames; their positions are in
+    `image_tokens`); in `to_dict` only when non-zero, so image-only records are unchanged."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form."""
-        return {
+        d: dict[str, Any] = {
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "image_tokens": self.image_tokens,
             "batch_seconds": self.batch_seconds,
             "batch_size": self.batch_size,
         }
+        if self.video_frames:
+            d["video_frames"] = self.video_frames
+        return d
 
 
 @dataclass(frozen=True)
@@ -332,6 +355,12 @@ class GenerateUsage:
     """Forward passes of the generator network per image, as counted: steps x `guidance_multiplier`."""
     guidance_multiplier: int
     """2 when every step also runs the unconditional branch (classifier-free guidance), else 1."""
+    sequential_calls: int
+    """Forward calls of the generator network(s) that ran one after another to draw this image
+    (the latency floor no parallel hardware removes): one per denoising step for diffusion and
+    masked tokens (the guided and unguided halves share a call), one per image token for
+    autoregressive VQ, and the stages' sum for a pipeline of two generators (an LLM's
+    rewrite or token calls, then the decoder's steps). Counted, not derived from the settings."""
     input_tokens: int
     """Prompt tokens the generator (or, with an LLM conditioner, the LLM) read."""
     image_tokens: int = 0
@@ -349,6 +378,7 @@ class GenerateUsage:
             "steps": self.steps,
             "nfe": self.nfe,
             "guidance_multiplier": self.guidance_multiplier,
+            "sequential_calls": self.sequential_calls,
             "input_tokens": self.input_tokens,
             "image_tokens": self.image_tokens,
             "output_tokens": self.output_tokens,

@@ -12,7 +12,8 @@ sample line is appended, so a line never points at a missing file) and logs a
   metrics score);
 * ``seed`` and ``generation``: the knobs the adapter used (``settings``: steps, guidance scale,
   temperature, top-k, size, scheduler ...), ``steps``, ``nfe``, ``guidance_multiplier``,
-  ``image_tokens`` and, for an LLM conditioner, ``rewritten_prompt``;
+  ``sequential_calls`` (generator forward calls that ran one after another), ``image_tokens``
+  and, for an LLM conditioner, ``rewritten_prompt``;
 * ``timing``: the call's seconds, per-stage seconds (``stage_seconds``) and the number of
   requests in the adapter call (``call_requests``); ``tokens``: prompt, generated and image tokens;
   ``memory``: the call's peak memory.
@@ -50,8 +51,8 @@ class GenerationRecord(SampleRecord):
     seed: int | None = None
     """The seed the images were drawn with."""
     generation: dict[str, Any] = field(default_factory=dict)
-    """``settings`` (the knobs used), ``steps``, ``nfe``, ``guidance_multiplier``, ``image_tokens``,
-    ``rewritten_prompt``."""
+    """``settings`` (the knobs used), ``steps``, ``nfe``, ``guidance_multiplier``,
+    ``sequential_calls``, ``image_tokens``, ``rewritten_prompt``."""
 
 
 def image_settings(config: RunConfig) -> ImageGenerationSettings:
@@ -141,6 +142,7 @@ def generation_record(
             "steps": u.steps,
             "nfe": u.nfe,
             "guidance_multiplier": u.guidance_multiplier,
+            "sequential_calls": u.sequential_calls,
             "image_tokens": u.image_tokens,
             "rewritten_prompt": response.rewritten_prompt,
         },

@@ -276,6 +276,8 @@ def _settings_text(generation: dict[str, Any]) -> str:
         parts.append(str(s["scheduler"]))
     if generation.get("nfe") is not None:
         parts.append(f"nfe={generation['nfe']}")
+    if generation.get("sequential_calls") is not None:
+        parts.append(f"sequential_calls={generation['sequential_calls']}")
     if generation.get("image_tokens"):
         parts.append(f"image_tokens={generation['image_tokens']}")
     return " ".join(parts)

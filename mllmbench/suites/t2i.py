@@ -20,7 +20,8 @@ scores the saved files:
   ``mllm-bench score fid --real DIR/images --fake RUN_DIR/images/t2i`` when every prompt ran;
 * ``clip_score`` (torchmetrics convention) and ``clipscore`` (Hessel et al.) of each image
   with its prompt;
-* ``images_per_second``, ``nfe``, ``image_tokens``, per-stage seconds per image and peak memory.
+* ``images_per_second``, ``nfe``, ``sequential_calls``, ``image_tokens``, per-stage seconds per
+  image and peak memory.
 
 Choosing extractors and the CLIP model: ``--fid-extractor``, ``--fid-mode``, ``--clip-model`` (run
 settings, in the run identity), defaulting to the environment variables ``MLLMBENCH_FID_EXTRACTOR``
@@ -69,6 +70,7 @@ class T2IFormatSuite(Suite):
         "clipscore",
         "images_per_second",
         "nfe",
+        "sequential_calls",
         "image_tokens",
     )
     prompts_file: ClassVar[str] = "t2i/prompts.json"

@@ -342,6 +342,8 @@ class GenerationEfficiency(Metric):
 
     * ``images_per_second``: images over the summed wall time of the adapter calls;
     * ``nfe``: generator forward passes per image (steps x guidance multiplier), mean;
+    * ``sequential_calls``: generator forward calls that ran one after another per image, mean
+      (recorded by runs made since it was added);
     * ``image_tokens``: discrete image tokens generated per image, mean (0 for diffusion);
     * ``seconds_per_image_<stage>``: each stage's call time over its images (``rewrite``, ``draw``...);
     * ``peak_rss`` and, on CUDA, ``cuda_max_allocated``: the peak over the calls, MiB.
@@ -378,6 +380,7 @@ class GenerationEfficiency(Metric):
                 for stage, v in (timing.get("stage_seconds") or {}).items()
             },
             "nfe": generation.get("nfe"),
+            "sequential_calls": generation.get("sequential_calls"),
             "image_tokens": (record.get("tokens") or {}).get("image", 0),
             "memory": dict(record.get("memory") or {}),
         }
@@ -405,6 +408,11 @@ class GenerationEfficiency(Metric):
         nfes = [float(r["nfe"]) for r in rows if r["nfe"] is not None]
         if nfes:
             values["nfe"] = self._value(math.fsum(nfes) / len(nfes), len(nfes), "evaluations/image", False)
+        calls = [float(r["sequential_calls"]) for r in rows if r["sequential_calls"] is not None]
+        if calls:
+            values["sequential_calls"] = self._value(
+                math.fsum(calls) / len(calls), len(calls), "calls/image", False
+            )
         tokens = [float(r["image_tokens"] or 0) for r in rows]
         values["image_tokens"] = self._value(
             math.fsum(tokens) / len(tokens), len(tokens), "tokens/image", False

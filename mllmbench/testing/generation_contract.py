@@ -121,6 +121,7 @@ def check_generate_responses(batch: Sequence[GenerateRequest], responses: Sequen
         assert usage.nfe == usage.steps * usage.guidance_multiplier, (
             f"{where}: nfe {usage.nfe} != steps {usage.steps} x multiplier {usage.guidance_multiplier}"
         )
+        assert usage.sequential_calls >= 1, f"{where}: sequential_calls {usage.sequential_calls}"
         assert usage.input_tokens > 0 and usage.image_tokens >= 0, f"{where}: token counts {usage}"
         assert usage.stage_seconds and all(s >= 0 for s in usage.stage_seconds.values()), f"{where}: {usage}"
         json.dumps({"settings": response.settings, "usage": usage.to_dict()})

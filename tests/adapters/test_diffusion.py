@@ -83,6 +83,8 @@ def test_nfe_is_counted_with_and_without_guidance(adapter: DiffusionAdapter) -> 
     )
     assert [r.usage.nfe for r in guided] == [6, 6] and guided[0].usage.guidance_multiplier == 2
     assert [r.usage.nfe for r in plain] == [3, 3] and plain[0].usage.guidance_multiplier == 1
+    # One denoiser call per step either way: the guided halves share a call.
+    assert [r.usage.sequential_calls for r in guided + plain] == [3, 3, 3, 3]
     assert image_bytes(guided[0].images[0]) != image_bytes(plain[0].images[0])
     assert guided[0].usage.stage_seconds["draw"] == guided[0].usage.batch_seconds
     # Prompt tokens as the CLIP tokenizer reads them: one per character plus BOS and EOS.

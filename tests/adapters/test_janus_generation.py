@@ -100,6 +100,7 @@ def test_knobs_change_the_image_and_are_recorded(adapter: JanusAdapter) -> None:
     assert default.settings["top_k"] is None and default.settings["num_inference_steps"] is None
     assert default.usage.steps == TINY_IMAGE_TOKENS
     assert default.usage.nfe == 2 * TINY_IMAGE_TOKENS and default.usage.guidance_multiplier == 2
+    assert default.usage.sequential_calls == TINY_IMAGE_TOKENS
     assert set(default.usage.stage_seconds) == {"generate", "decode"}
     [greedy_ish] = adapter.generate_images(requests, ImageGenerationSettings(top_k=1))
     [hot] = adapter.generate_images(requests, ImageGenerationSettings(temperature=3.0))
@@ -147,6 +148,8 @@ def test_one_run_gives_understanding_and_generation_rows(
     assert all((out / r["generated_images"][0]).is_file() for r in gen)
     assert all(r["tokens"]["image"] == TINY_IMAGE_TOKENS and r["timing"]["batch_size"] == 1 for r in gen)
     assert all(r["generation"]["settings"]["guidance_scale"] == 5.0 for r in gen)
+    assert all(r["generation"]["sequential_calls"] == TINY_IMAGE_TOKENS for r in gen)
+    assert t2i["sequential_calls"]["value"] == TINY_IMAGE_TOKENS
     html = (out / "report.html").read_text()
     unified = html[html.index('id="unified"') : html.index('id="gallery"')]
     assert "vqa/vqa_accuracy" in unified and "t2i/image_tokens" in unified and "t2i/nfe" in unified

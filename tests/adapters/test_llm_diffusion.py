@@ -65,6 +65,9 @@ def test_both_stages_are_what_each_model_does_alone(adapter: LLMDiffusionAdapter
         assert set(usage.stage_seconds) == {"rewrite", "draw"}
         assert usage.batch_seconds == pytest.approx(sum(usage.stage_seconds.values()))
         assert usage.nfe == 4 and usage.steps == 2
+        # The draw waits for the rewrite: the LLM's forward calls (one per token of the batch's
+        # longest answer, prefill included) plus one denoiser call per step.
+        assert usage.sequential_calls == max(a.usage.output_tokens for a in llm_answers) + 2
     draw.close()
 
 
