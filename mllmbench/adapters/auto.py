@@ -11,6 +11,11 @@ Paradigm metadata comes from the loaded model: the connector from ``config.model
 names, the family name is the model type. Two generic rules replace the family adapters'
 overrides: a rendered prompt that already starts with the BOS token is tokenized without
 adding another, and images go to the processor as one list per prompt.
+
+Video: the class declares `Capability.VIDEO`; a checkpoint whose processor has a video processor
+(LLaVA-OneVision, LLaVA-NeXT-Video, Qwen2/2.5/3-VL ...) reads the sampled frames through its chat
+template's video item (`HFVisionLanguageAdapter.video_processor_inputs`), and one without refuses
+the request naming its model type. ``--prompt-format`` places images only, so it refuses videos.
 """
 
 from __future__ import annotations
@@ -21,10 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mllmbench.adapters.auto_paradigms import CONNECTORS, LLM_NAMES, find_param_groups
-from mllmbench.adapters.hf import HFVisionLanguageAdapter
+from mllmbench.adapters.hf import HFVisionLanguageAdapter, video_kwargs
 from mllmbench.core.config import RunConfig
 from mllmbench.core.errors import ConfigError
-from mllmbench.core.types import AdapterInfo, Capability, Connector
+from mllmbench.core.types import AdapterInfo, Capability, Connector, Video
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -42,7 +47,7 @@ class AutoAdapter(HFVisionLanguageAdapter):
     description: ClassVar[str] = (
         "any AutoModelForImageTextToText checkpoint (chat template or --prompt-format)"
     )
-    capabilities: ClassVar[Capability] = Capability.UNDERSTAND
+    capabilities: ClassVar[Capability] = Capability.UNDERSTAND | Capability.VIDEO
     model_class_name: ClassVar[str] = "AutoModelForImageTextToText"
     tiny_recipe_reason: ClassVar[str | None] = (
         "loads other families' checkpoints; tested on tiny checkpoints of many model types "
@@ -118,6 +123,19 @@ class AutoAdapter(HFVisionLanguageAdapter):
             raise ConfigError(f"--prompt-format: the processor of {self.model_id!r} names no image token")
         return self.prompt_format.format(text=text, images=str(token or "") * n_images)
 
+    def render_video_prompt(self, text: str, n_images: int, n_videos: int) -> str:
+        """The chat template's prompt with video items; refused with ``--prompt-format``."""
+        if self.prompt_format is not None:
+            raise ConfigError(
+                "--prompt-format places images only; a video needs the checkpoint's chat template"
+            )
+        if getattr(self.processor, "video_processor", None) is None:
+            raise ConfigError(
+                f"checkpoint {self.model_id!r} (model type {self.model_type!r}) has no video processor; "
+                f"it cannot read video"
+            )
+        return super().render_video_prompt(text, n_images, n_videos)
+
     def chat_template_text(self) -> str | None:
         """The prompt format when one is given (it is what shapes the prompt), else the chat template."""
         return self.prompt_format if self.prompt_format is not None else super().chat_template_text()
@@ -136,6 +154,17 @@ class AutoAdapter(HFVisionLanguageAdapter):
 
     def processor_inputs(self, prompts: list[str], images: list[list[Image]]) -> Mapping[str, Any]:
         """``processor(text=, images=)``, padded; no second BOS when the prompts start with one."""
+        return self._call_processor(prompts, images, {})
+
+    def video_processor_inputs(
+        self, prompts: list[str], images: list[list[Image]], videos: list[list[Video]]
+    ) -> Mapping[str, Any]:
+        """As `processor_inputs`, plus the videos (`mllmbench.adapters.hf.video_kwargs`)."""
+        return self._call_processor(prompts, images, video_kwargs(videos))
+
+    def _call_processor(
+        self, prompts: list[str], images: list[list[Image]], extra: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
         bos = self.tokenizer.bos_token
         starts_with_bos = bool(prompts) and bool(bos) and all(p.startswith(bos) for p in prompts)
         if not any(images):
@@ -150,4 +179,5 @@ class AutoAdapter(HFVisionLanguageAdapter):
             return_tensors="pt",
             padding=True,
             add_special_tokens=not starts_with_bos,
+            **extra,
         )

@@ -18,19 +18,31 @@ A family is one small subclass that sets the class variables and overrides the h
 * `timed_modules`: the modules whose forward time counts as vision + connector time
   (default: the ``vision`` and ``connector`` groups of ``param_groups``).
 
+Video: a family whose `capabilities` include `Capability.VIDEO` gets each request's videos
+(already sampled by the run's frame policy) placed in the chat template as ``{"type": "video"}``
+items and passed to the processor as ``videos=`` (one frame list per clip) with each clip's
+sampled frame rate (``video_metadata``; Qwen2.5-VL turns it into temporal positions) and
+``do_sample_frames=False`` (the frames are already the sample). Video positions count as visual
+tokens (``usage.image_tokens`` adds the video-token ids to the image-token ids) and
+``usage.video_frames`` is the number of frames the sample sent. A request with videos sent to a
+family without the capability is refused, never answered from its text alone.
+
 Every call also returns a `GenerationProfile` per sample (preprocessing, prefill, decode,
 vision + connector time and per-token times, see `mllmbench.core.profiling`).
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mllmbench.adapters.base import Adapter
+from mllmbench.adapters.base import Adapter, PreparedBatch
 from mllmbench.adapters.checkpoints import (
     DTYPES,
     WEIGHT_SUFFIXES,
@@ -50,6 +62,7 @@ from mllmbench.core.types import (
     UnderstandRequest,
     UnderstandResponse,
     Usage,
+    Video,
 )
 
 if TYPE_CHECKING:
@@ -70,6 +83,26 @@ __all__ = [
 """`HFVisionLanguageAdapter`, and the checkpoint and counting helpers that live in
 `mllmbench.adapters.checkpoints` and `mllmbench.adapters.counting` (re-exported: adapters outside
 this package import them from here)."""
+
+
+def video_kwargs(videos: Sequence[Sequence[Video]] | None) -> dict[str, Any]:
+    """Processor keyword arguments for a batch's videos (one list per request, flattened): the
+    frame lists, each clip's sampled frame rate as ``video_metadata``, no re-sampling.
+
+    Empty when the batch has no video, so image-only calls are unchanged.
+    """
+    from mllmbench.core.video import sampled_fps
+
+    flat = [video for sample in videos or () for video in sample]
+    if not flat:
+        return {}
+    return {
+        "videos": [list(video.frames) for video in flat],
+        "video_metadata": [
+            {"fps": sampled_fps(video), "total_num_frames": len(video.frames)} for video in flat
+        ],
+        "do_sample_frames": False,
+    }
 
 
 def render_chat(owner: Any, messages: list[dict[str, Any]], *, missing: str) -> str:
@@ -111,6 +144,9 @@ class HFVisionLanguageAdapter(Adapter):
         super().__init__(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
         self._model: Any = None
         self._processor: Any = None
+        self._loader_thread: int | None = None
+        """The thread that loaded the processor; other threads get a copy (`processor`)."""
+        self._thread_processors = threading.local()
 
     # --- loaded objects --------------------------------------------------------------------
     @property
@@ -120,8 +156,18 @@ class HFVisionLanguageAdapter(Adapter):
 
     @property
     def processor(self) -> Any:
-        """The loaded processor (``RuntimeError`` before `load`)."""
-        return self._require_loaded(self._processor)
+        """The loaded processor (``RuntimeError`` before `load`).
+
+        A thread other than the one that loaded it (the engine's preparing worker) gets its own
+        deep copy, made on first use: a fast tokenizer refuses use from two threads at once.
+        """
+        processor = self._require_loaded(self._processor)
+        if self._loader_thread in (None, threading.get_ident()):
+            return processor
+        local = self._thread_processors
+        if getattr(local, "source", None) is not processor:
+            local.copy, local.source = copy.deepcopy(processor), processor
+        return local.copy
 
     @property
     def tokenizer(self) -> Any:
@@ -139,6 +185,7 @@ class HFVisionLanguageAdapter(Adapter):
         local_dir = resolve_checkpoint(self.model_id)
         check_device_and_dtype(self.device, self.dtype)
         self._model, self._processor = self._from_pretrained(local_dir)
+        self._loader_thread = threading.get_ident()
         self.tokenizer.padding_side = "left"
         try:
             self._info = self._build_info(local_dir)
@@ -211,6 +258,7 @@ class HFVisionLanguageAdapter(Adapter):
         """Drop the model and processor (and the CUDA cache when on a GPU)."""
         self._model = None
         self._processor = None
+        self._thread_processors = threading.local()
         super().close()
         if self.device.startswith("cuda"):
             import torch
@@ -224,7 +272,7 @@ class HFVisionLanguageAdapter(Adapter):
         """Answer `batch` with one left-padded ``generate`` call; one response per request, in order.
 
         The generated text is decoded from the new tokens only, special tokens skipped, and
-        stripped of surrounding whitespace.
+        stripped of surrounding whitespace. The same as `prepare` then `understand_prepared`.
         """
         if not batch:
             return []
@@ -232,17 +280,57 @@ class HFVisionLanguageAdapter(Adapter):
             from mllmbench.adapters.likelihood import understand_by_likelihood
 
             return understand_by_likelihood(self, batch)
-        import torch
+        return self._generate(self._preprocess(batch), settings)
+
+    def prepare(self, batch: Sequence[UnderstandRequest]) -> PreparedBatch:
+        """Chat template and processor on the CPU, ahead of `understand_prepared` (`Adapter.prepare`).
+
+        Safe in a worker thread while another batch generates: that thread uses its own copy of
+        the processor (a fast tokenizer refuses concurrent use: "Already borrowed"). Nothing is
+        prepared ahead for likelihood requests, nor for a family that overrides `understand`
+        (its override must see every batch).
+        """
+        own_understand = type(self).understand is HFVisionLanguageAdapter.understand
+        if not batch or not own_understand or any(request.choices for request in batch):
+            return super().prepare(batch)
+        return self._preprocess(batch)
+
+    def understand_prepared(
+        self, prepared: PreparedBatch, settings: GenerationSettings
+    ) -> list[UnderstandResponse]:
+        """Generate for a batch made by `prepare` (`understand` when nothing was prepared ahead)."""
+        if prepared.inputs is None:
+            return self.understand(prepared.requests, settings)
+        return self._generate(prepared, settings)
+
+    def _preprocess(self, batch: Sequence[UnderstandRequest]) -> PreparedBatch:
+        """Prompts and processor outputs of `batch`, on the CPU, timed as preprocessing."""
         from transformers import BatchFeature
 
-        preprocess_start = time.perf_counter()
-        prompts = [self.render_prompt(request.text, len(request.images)) for request in batch]
-        inputs = self.processor_inputs(prompts, [list(request.images) for request in batch])
+        start = time.perf_counter()
+        with_video = any(request.videos for request in batch)
+        if with_video and Capability.VIDEO not in self.capabilities:
+            raise ConfigError(f"adapter {self.name!r} does not read video; the request has a video")
+        images = [list(request.images) for request in batch]
+        if with_video:
+            prompts = [self.render_video_prompt(r.text, len(r.images), len(r.videos)) for r in batch]
+            inputs = self.video_processor_inputs(prompts, images, [list(r.videos) for r in batch])
+        else:
+            prompts = [self.render_prompt(request.text, len(request.images)) for request in batch]
+            inputs = self.processor_inputs(prompts, images)
         if not isinstance(inputs, BatchFeature):
             inputs = BatchFeature(dict(inputs))
-        inputs = inputs.to(self.device, dtype=getattr(torch, self.dtype))
+        return PreparedBatch(tuple(batch), inputs, tuple(prompts), time.perf_counter() - start)
+
+    def _generate(self, prepared: PreparedBatch, settings: GenerationSettings) -> list[UnderstandResponse]:
+        """Copy the prepared inputs to the device (counted as preprocessing), generate, decode."""
+        import torch
+
+        batch, prompts = prepared.requests, prepared.prompts
+        copy_start = time.perf_counter()
+        inputs = prepared.inputs.to(self.device, dtype=getattr(torch, self.dtype))
         self._synchronize()
-        preprocess_seconds = time.perf_counter() - preprocess_start
+        preprocess_seconds = prepared.preprocess_seconds + (time.perf_counter() - copy_start)
 
         torch.manual_seed(settings.seed)
         profiler = GenerateProfiler(self.device, self.timed_modules())
@@ -259,6 +347,11 @@ class HFVisionLanguageAdapter(Adapter):
         lengths = [count_output_tokens(row, eos_ids) for row in rows]
         texts = self.decode([row[:n] for row, n in zip(rows, lengths, strict=True)])
         usages = self._usages(inputs, lengths, seconds, preprocess_seconds, profiler.times())
+        if any(request.videos for request in batch):
+            usages = [
+                dataclasses.replace(u, video_frames=sum(len(v.frames) for v in r.videos))
+                for u, r in zip(usages, batch, strict=True)
+            ]
         return [
             UnderstandResponse(text=text, prompt=prompt, usage=usage)
             for text, prompt, usage in zip(texts, prompts, usages, strict=True)
@@ -295,7 +388,16 @@ class HFVisionLanguageAdapter(Adapter):
 
         Override for checkpoints without a chat template (BLIP-2 style ``Question: … Answer:``).
         """
+        return self._render_media_prompt(text, n_images, 0)
+
+    def render_video_prompt(self, text: str, n_images: int, n_videos: int) -> str:
+        """The prompt of a request with videos (families with `Capability.VIDEO` only): the chat
+        template with ``{"type": "video"}`` items after the images, before the text."""
+        return self._render_media_prompt(text, n_images, n_videos)
+
+    def _render_media_prompt(self, text: str, n_images: int, n_videos: int) -> str:
         content: list[dict[str, str]] = [{"type": "image"} for _ in range(n_images)]
+        content.extend({"type": "video"} for _ in range(n_videos))
         content.append({"type": "text", "text": text})
         missing = (
             f"checkpoint {self.model_id!r} has no chat template on its processor; "
@@ -308,6 +410,16 @@ class HFVisionLanguageAdapter(Adapter):
         flat = [image for sample in images for image in sample]
         return self.processor(text=prompts, images=flat or None, return_tensors="pt", padding=True)  # type: ignore[no-any-return]
 
+    def video_processor_inputs(
+        self, prompts: list[str], images: list[list[Image]], videos: list[list[Video]]
+    ) -> Mapping[str, Any]:
+        """Model inputs for a batch with videos (families with `Capability.VIDEO` only): as
+        `processor_inputs`, plus `video_kwargs`."""
+        flat = [image for sample in images for image in sample]
+        return self.processor(  # type: ignore[no-any-return]
+            text=prompts, images=flat or None, return_tensors="pt", padding=True, **video_kwargs(videos)
+        )
+
     def image_token_id(self) -> int | None:
         """The id of the image placeholder token in ``input_ids`` (processor, then model config)."""
         token_id = getattr(self.processor, "image_token_id", None)
@@ -317,14 +429,28 @@ class HFVisionLanguageAdapter(Adapter):
             token_id = getattr(self.model.config, "image_token_index", None)
         return int(token_id) if token_id is not None else None
 
+    def video_token_id(self) -> int | None:
+        """The id of the video placeholder token (processor, then model config); None without one."""
+        token_id = getattr(self.processor, "video_token_id", None)
+        for name in ("video_token_id", "video_token_index"):
+            if token_id is None:
+                token_id = getattr(self.model.config, name, None)
+        return int(token_id) if token_id is not None else None
+
     def count_image_tokens(self, inputs: Mapping[str, Any]) -> list[int]:
-        """Per sample, how many input positions its images became (image-token ids in the input)."""
+        """Per sample, how many input positions its images and videos became (image- and
+        video-token ids in the input; every frame's positions count)."""
         token_id = self.image_token_id()
         if token_id is None:
             raise NotImplementedError(
                 f"adapter {self.name!r}: no image token id found; override count_image_tokens"
             )
-        return [int(n) for n in (inputs["input_ids"] == token_id).sum(dim=1).tolist()]
+        ids = inputs["input_ids"]
+        counts = ids == token_id
+        video_id = self.video_token_id() if Capability.VIDEO in self.capabilities else None
+        if video_id is not None and video_id != token_id:
+            counts = counts | (ids == video_id)
+        return [int(n) for n in counts.sum(dim=1).tolist()]
 
     def visual_tokens_per_image(self) -> int | None:
         """Image tokens of one blank `probe_image_size` image (families with fixed counts may override)."""

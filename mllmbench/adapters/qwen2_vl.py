@@ -16,6 +16,12 @@ blank ``probe_image_size`` image and each result's ``usage.image_tokens`` is the
 ``<|image_pad|>`` positions (the ``<|vision_start|>``/``<|vision_end|>`` markers around them are
 ordinary text tokens and are not counted).
 
+Video (`Capability.VIDEO`): each clip's sampled frames go to the processor's video processor
+(``videos=``), which groups ``temporal_patch_size`` (2) consecutive frames into one temporal
+patch and expands ``<|video_pad|>`` into one position per merged token of every frame pair;
+those positions count in ``usage.image_tokens`` (Qwen2.5-VL also gets the frames' rate for its
+temporal positions). An odd frame count is padded by the processor with the last frame.
+
 The processor also returns ``mm_token_type_ids``, which the model needs for its multimodal
 rotary positions (M-RoPE); it is passed to ``generate`` with the other processor outputs.
 Batching works: left padding is taken into account by the M-RoPE position computation.
@@ -45,7 +51,7 @@ class Qwen2VLAdapter(HFVisionLanguageAdapter):
     description: ClassVar[str] = (
         "Qwen2-VL: native-resolution ViT, MLP patch merger (2x2), Qwen2 LLM with M-RoPE"
     )
-    capabilities: ClassVar[Capability] = Capability.UNDERSTAND
+    capabilities: ClassVar[Capability] = Capability.UNDERSTAND | Capability.VIDEO
     connector: ClassVar[Connector] = Connector.MLP
     model_class_name: ClassVar[str] = "Qwen2VLForConditionalGeneration"
     param_groups: ClassVar[dict[str, tuple[str, ...]]] = {

@@ -20,6 +20,11 @@ def default_shapes_dir() -> Path:
     return cache_root() / "data" / "shapes"
 
 
+def default_shapes_video_dir() -> Path:
+    """Where `mllm-bench data shapes-video` writes by default, and where `run` looks for it."""
+    return cache_root() / "data" / "shapes_video"
+
+
 def default_tiny_dir(family: str) -> Path:
     """Where `mllm-bench tiny FAMILY` writes by default, and where the embedded default looks."""
     return cache_root() / "tiny" / family

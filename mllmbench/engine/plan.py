@@ -32,8 +32,11 @@ def _suite_classes(config: RunConfig, adapter_cls: type[Adapter]) -> list[type[S
     out = []
     for name in config.suites:
         suite_cls = load_suite_class(name)
-        if not (suite_cls.requires & adapter_cls.capabilities):
-            need = (suite_cls.requires.name or "").lower()
+        # Every flag the suite requires (understanding *and* video, say), not just one of them.
+        if (suite_cls.requires & adapter_cls.capabilities) != suite_cls.requires:
+            need = " and ".join(
+                c.name.lower() for c in type(suite_cls.requires) if c in suite_cls.requires and c.name
+            )
             have = ", ".join(
                 c.name.lower() for c in type(suite_cls.requires) if c in adapter_cls.capabilities and c.name
             )

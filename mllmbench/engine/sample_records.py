@@ -50,8 +50,13 @@ def understand_record(
     call_seconds: float,
     memory: dict[str, Any],
     cached: bool = False,
+    prepared_ahead: bool = False,
 ) -> SampleRecord:
-    """Extract the answer, score it with the per-sample metrics, and build the line."""
+    """Extract the answer, score it with the per-sample metrics, and build the line.
+
+    `prepared_ahead`: the adapter's preprocessing ran in the pipeline's worker before the call
+    (recorded as ``timing.preprocess_ahead``; ``call_seconds`` then excludes it).
+    """
     answer = suite.extract_answer(response.text)
     scores: dict[str, float] = {}
     for m in metrics:
@@ -73,9 +78,16 @@ def understand_record(
             "seconds_per_sample": u.batch_seconds / max(1, u.batch_size),
             "call_seconds": call_seconds,
             **({"cached": True} if cached else {}),
+            **({"preprocess_ahead": True} if prepared_ahead else {}),
             **(profiling.sample_timing(profile) if profile is not None else {}),
         },
-        tokens={"input": u.input_tokens, "output": u.output_tokens, "image": u.image_tokens},
+        tokens={
+            "input": u.input_tokens,
+            "output": u.output_tokens,
+            "image": u.image_tokens,
+            # Video samples: the sampled frames their visual tokens came from (per-frame costs).
+            **({"video_frames": u.video_frames} if getattr(u, "video_frames", 0) else {}),
+        },
         text=sample.text,
         meta=dict(sample.meta),
         memory=dict(memory),

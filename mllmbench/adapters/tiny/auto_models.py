@@ -19,12 +19,17 @@ from mllmbench.adapters.tiny.tokenizer import build_tiny_tokenizer
 from mllmbench.adapters.tiny.vision_towers import IMAGE_SIZE, INIT_RANGE, PATCH_SIZE, vit_dims
 
 
-def chat_template(image: str, *, bos: str = "") -> str:
-    """A one-turn template: `bos`, ``User: <images><text>``, newline, ``Assistant:``."""
+def chat_template(image: str, *, bos: str = "", video: str = "") -> str:
+    """A one-turn template: `bos`, ``User: <images><text>``, newline, ``Assistant:``; with `video`,
+    a ``{"type": "video"}`` item becomes that placeholder."""
+    video_item = "{% elif item['type'] == 'video' %}" + video if video else ""
     return (
         bos + "{% for message in messages %}{{ message['role'] | capitalize }}: "
         "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
-        "{% for item in message['content'] %}{% if item['type'] == 'image' %}" + image + "{% elif "
+        "{% for item in message['content'] %}{% if item['type'] == 'image' %}"
+        + image
+        + video_item
+        + "{% elif "
         "item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}{% endif %}{{ '\\n' }}{% endfor %}"
         "{% if add_generation_prompt %}Assistant:{% endif %}"
     )
@@ -64,7 +69,7 @@ def llava_onevision(out_dir: Path, seed: int) -> Path:
         video_processor=LlavaOnevisionVideoProcessor(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}),
         num_image_tokens=(IMAGE_SIZE // PATCH_SIZE) ** 2,
         vision_feature_select_strategy="full",
-        chat_template=chat_template("<image>"),
+        chat_template=chat_template("<image>", video="<video>"),
         vision_aspect_ratio="anyres_max_1",
     )
     config = LlavaOnevisionConfig(
