@@ -109,6 +109,21 @@ def score_suite(
         samplelog.rewrite_append(run_dir / SAMPLE_SCORES_FILE, lines)
     # Suites whose metric extracts the answer itself (multiple choice, POPE, MME) count `unparsed`.
     n_unparsed = int(values["unparsed"].value) if "unparsed" in values else counts["n_unparsed"]
+    scoring = suite.scoring_info()
+    outputs = {
+        s.sample_id: str(rec.get("output") or "")
+        for s in samples
+        if (rec := records.get((suite.name, s.sample_id))) is not None and finished(rec)
+    }
+    submission = suite.write_submission(run_dir, samples, outputs)
+    if submission is not None:
+        log.info(
+            "%s: %d prediction(s) saved for the benchmark's server in %s",
+            suite.name,
+            len(outputs),
+            submission,
+        )
+        scoring = {**scoring, "submission": submission.name}
     return SuiteResult(
         version=str(suite.version),
         requires=(suite.requires.name or "").lower(),
@@ -119,7 +134,7 @@ def score_suite(
         n_unparsed=n_unparsed,
         metrics=values,
         metric_versions={m.name: m.version for m in metrics},
-        scoring=suite.scoring_info(),
+        scoring=scoring,
         notes=notes,
         timing={"wall_seconds_this_session": wall, "output_tokens": counts["output_tokens"]},
     )

@@ -10,10 +10,13 @@ import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mllmbench.core.results import MetricValue
 from mllmbench.core.types import Capability
+
+if TYPE_CHECKING:
+    from mllmbench.suites.judging import JudgeVerdicts
 
 __all__ = ["Metric", "MetricResult", "MetricValue", "PlannedBatch", "Sample", "Suite"]
 
@@ -104,6 +107,8 @@ class Suite(abc.ABC):
     """Whether cached responses may stand in for model calls (not when the calls are measured)."""
     expected_files: ClassVar[tuple[str, ...]] = ()
     """Files the suite reads, relative to its data directory (shown by `list suites`)."""
+    judged_extraction: ClassVar[bool] = False
+    """Whether an LLM judge may read the answers the suite's rules leave unparsed (`judge_prompt`)."""
 
     def __init__(self, data_dir: Path | None = None) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else self.default_data_dir()
@@ -134,6 +139,27 @@ class Suite(abc.ABC):
     def extract_answer(self, output: str) -> str:
         """What is scored from the model output; by default the stripped text."""
         return output.strip()
+
+    def judge_prompt(self, sample: Sample, answer: str) -> str | None:
+        """The question for an LLM judge when the suite's rules cannot parse `answer`; None otherwise."""
+        return None
+
+    def judge_extract(self, sample: Sample, reply: str) -> str | None:
+        """What the suite reads from the judge's `reply` (None: nothing)."""
+        return None
+
+    def set_judge(self, verdicts: JudgeVerdicts) -> None:
+        """Score with the judge's verdicts beside the rule-only score (suites with `judged_extraction`)."""
+        from mllmbench.core.errors import ConfigError
+
+        raise ConfigError(f"suite {self.name!r} has no LLM-judge answer extraction")
+
+    def write_submission(
+        self, folder: Path, samples: Sequence[Sample], outputs: Mapping[str, str]
+    ) -> Path | None:
+        """Save the raw outputs (sample_id -> output) in the file a benchmark's server scores, for data
+        without answers (a test split); None when there is nothing to submit (the default)."""
+        return None
 
     def dataset_fingerprint(self) -> str:
         """A short id of the data read (changes when the files change); empty when unknown."""

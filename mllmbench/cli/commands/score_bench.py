@@ -4,6 +4,11 @@ Reads the suite's local data, matches every prediction to a sample by the datase
 (`mllmbench.suites.formats.predictions`), scores with the suite's own metric, and prints the
 metric values with the counts: ``n`` (samples in the data), ``scored``, ``failed`` (no
 prediction, or an ``error`` line: never scored) and ``unparsed``.
+
+``--judge-adapter A --judge-model M`` (multiple-choice suites) has an LLM judge read the outputs
+the rules leave unparsed (`mllmbench.engine.judge`): the ``*_judged`` values stand beside the
+rule-only ones, and the JSON gives the judge and every verdict. Data without answers (MMBench
+test) is not scored: the predictions go to the server's submission file (``--submission``).
 """
 
 from __future__ import annotations
@@ -53,6 +58,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="predictions format (auto: by suffix and content)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument(
+        "--submission",
+        type=Path,
+        metavar="DIR",
+        help="folder for the submission file of data without answers (default: beside --predictions)",
+    )
+    add_judge_arguments(parser)
+
+
+def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--judge-adapter`` and friends (``score`` and ``rescore``)."""
+    group = parser.add_argument_group("LLM judge for answers the rules cannot parse (multiple choice)")
+    group.add_argument(
+        "--judge-adapter", metavar="ADAPTER", help="judge adapter (text_llm, llava, openai, ...)"
+    )
+    group.add_argument("--judge-model", metavar="MODEL", help="judge checkpoint, or the served model id")
+    group.add_argument(
+        "--judge-base-url", action="append", default=[], metavar="URL", help="openai judge: server URL"
+    )
+    group.add_argument("--judge-api-key-env", metavar="VAR", help="openai judge: the API key's variable")
+    group.add_argument("--judge-device", default="cpu", help="device of a local judge (default cpu)")
+
+
+def judge_spec(args: argparse.Namespace) -> Any:
+    """The `JudgeSpec` the flags ask for, or None."""
+    from mllmbench.core.errors import ConfigError
+    from mllmbench.engine.judge import JudgeSpec
+
+    if args.judge_adapter is None and args.judge_model is None:
+        return None
+    if not args.judge_adapter or not args.judge_model:
+        raise ConfigError("--judge-adapter and --judge-model go together")
+    return JudgeSpec(
+        adapter=args.judge_adapter,
+        model=args.judge_model,
+        base_urls=tuple(args.judge_base_url),
+        api_key_env=args.judge_api_key_env,
+        device=args.judge_device,
+    )
 
 
 def resolver(samples: list[Any]) -> Any:
@@ -76,14 +120,29 @@ def resolver(samples: list[Any]) -> Any:
     return resolve
 
 
-def score(suite_name: str, data: Path | None, predictions: Path, fmt: str = "auto") -> dict[str, Any]:
-    """The JSON result of scoring `predictions` against `suite_name`'s data."""
+def score(
+    suite_name: str,
+    data: Path | None,
+    predictions: Path,
+    fmt: str = "auto",
+    *,
+    judge: Any = None,
+    submission_dir: Path | None = None,
+) -> dict[str, Any]:
+    """The JSON result of scoring `predictions` against `suite_name`'s data (`judge`: a `JudgeSpec`)."""
     from mllmbench.suites.formats.predictions import read_predictions, resolve_ids
     from mllmbench.suites.registry import load_suite_class
 
     suite = load_suite_class(suite_name)(data)
     samples = suite.load_samples()
     preds, errors = resolve_ids(read_predictions(predictions, fmt), resolver(samples), predictions)
+    verdicts = None
+    if judge is not None:
+        from mllmbench.engine.judge import judge_suite, loaded_judge
+
+        answers = {sid: suite.extract_answer(p) for sid, p in preds.items()}
+        with loaded_judge(judge) as adapter:
+            verdicts = judge_suite(adapter, judge, suite, samples, answers)
     metrics = suite.metrics()
     scored = 0
     for sample in samples:
@@ -102,6 +161,8 @@ def score(suite_name: str, data: Path | None, predictions: Path, fmt: str = "aut
         values.update({k: v.to_dict() for k, v in res.values.items()})
         notes.update(res.notes)
     failed = len(samples) - scored
+    folder = submission_dir if submission_dir is not None else Path(predictions).parent
+    submission = suite.write_submission(folder, samples, preds)
     return {
         "suite": suite_name,
         "data": str(suite.data_dir),
@@ -114,6 +175,17 @@ def score(suite_name: str, data: Path | None, predictions: Path, fmt: str = "aut
         "metrics": values,
         "notes": notes,
         "scoring": suite.scoring_info(),
+        **({"submission": str(submission)} if submission is not None else {}),
+        **(
+            {
+                "judge": {
+                    **verdicts.summary(),
+                    "verdicts": {k: v.to_dict() for k, v in verdicts.verdicts.items()},
+                }
+            }
+            if verdicts is not None
+            else {}
+        ),
     }
 
 
@@ -128,12 +200,27 @@ def format_table(result: dict[str, Any]) -> str:
         f"{result['failed']} failed (no prediction), {result['unparsed']} unparsed"
     )
     lines += [f"note: {k}: {v}" for k, v in result["notes"].items()]
+    if "judge" in result:
+        j = result["judge"]
+        lines.append(
+            f"judge: {j['adapter']} {j['model']} (prompt v{j['prompt_version']}): {j['calls']} call(s), "
+            f"{j['failed_calls']} failed, {j['unreadable_replies']} unreadable; *_judged values use it"
+        )
+    if "submission" in result:
+        lines.append(f"submission file (no answers in the data, not scored): {result['submission']}")
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
     """Score and print; exit 1 when some samples had no prediction."""
-    result = score(args.kind, args.data, args.predictions, args.format)
+    result = score(
+        args.kind,
+        args.data,
+        args.predictions,
+        args.format,
+        judge=judge_spec(args),
+        submission_dir=args.submission,
+    )
     print(json.dumps(result, ensure_ascii=False) if args.json else format_table(result))
     if result["failed"]:
         print(

@@ -177,7 +177,13 @@ def safe_key(key: Any) -> str:
 
 
 def image_cell(cell: Any, *, source: Path, owner: str) -> tuple[bytes | None, str | None]:
-    """(bytes, path) of a ``datasets.Image`` cell; raw bytes are accepted too."""
+    """(bytes, path) of a ``datasets.Image`` cell; raw bytes and a list of one cell are accepted too."""
+    if isinstance(cell, list):
+        if len(cell) != 1:
+            raise InputError(
+                f"{source}: {owner}: the image column holds {len(cell)} images; one was expected"
+            )
+        cell = cell[0]
     if isinstance(cell, bytes | bytearray):
         return bytes(cell), None
     if not isinstance(cell, dict):

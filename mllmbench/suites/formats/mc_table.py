@@ -9,8 +9,7 @@ of the row holding the image, as the circular copies of MMBench do) or as a file
 ``image_path`` (relative to the table's folder). MMBench's circular copies of question ``i``
 have ``index = i + k * 1e6``.
 
-lmms-eval parquet (lmms-lab/MMBench, configs ``en``/``cn``, splits ``dev``/``test``): the same
-columns (``L2-category`` for ``l2-category``) with ``image`` a ``datasets.Image`` struct.
+lmms-eval parquet layouts (lmms-lab/MMBench and the others): `mc_parquet`.
 
 Pandas reads an empty TSV cell as NaN; `present_options` treats NaN, null and "" alike. Cells are
 read as text (``dtype=str``), so a numeric option column with an empty cell keeps ``3`` rather
@@ -22,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,18 +187,16 @@ def decode_base64_image(cell: str, source: Path, index: int) -> bytes:
         raise InputError(f"{source}: index {index}: column 'image' is not valid base64: {exc}") from None
 
 
-def parquet_items(rows: Iterator[tuple[Path, int, dict[str, Any]]], *, need_answer: bool) -> list[MCItem]:
-    """`MCItem`s from lmms-eval parquet rows (images are fetched later by ``index``)."""
-    out: list[MCItem] = []
-    seen: set[int] = set()
-    for source, number, row in rows:
-        if need_answer and _blank(row.get("answer")):
-            raise InputError(
-                f"{source}: row {number}: column 'answer' is empty (a test split is scored by the server)"
-            )
-        item = item_from_row(row, source, number)
-        if item.index in seen:
-            raise InputError(f"{source}: index {item.index} occurs twice")
-        seen.add(item.index)
-        out.append(MCItem(**{**item.__dict__, "image_ref": item.index, "image_kind": "parquet"}))
-    return out
+def check_answers(items: list[MCItem], source: Path, *, optional: bool) -> bool:
+    """Whether the items have answers: all of them (True) or, where `optional`, none (False: a test
+    split, predicted and saved for the benchmark's server, not scored). A partly empty ``answer``
+    column is an error naming the first row without one."""
+    blank = [it.index for it in items if it.answer is None]
+    if not blank:
+        return True
+    if optional and len(blank) == len(items):
+        return False
+    raise InputError(
+        f"{source}: index {blank[0]}: column 'answer' is empty ({len(blank)} of {len(items)} rows)"
+        + ("" if optional else "; this suite's data must have every answer")
+    )

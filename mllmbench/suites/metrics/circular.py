@@ -15,6 +15,12 @@ extraction only (VLMEvalKit's ``exact_matching`` policy, `mc_extract.can_infer`)
 
 Groups are judged on the rotations that were run; a rotation that failed is never scored
 (the suite's ``n_errors`` counts it), so a group with a failed rotation is judged on the rest.
+
+With an LLM judge (`mc_judge`; ``judged`` maps each rule-unparsed sample to the judge's letter),
+the same values are also given with the judge's letters standing in for the unparsed ones:
+``circular_accuracy_judged``, ``vanilla_accuracy_judged`` (or ``accuracy_judged``),
+``unparsed_judged`` (still unread after the judge) and ``judge_calls``. The rule-only values
+above are unchanged by the judge and always reported.
 """
 
 from __future__ import annotations
@@ -38,6 +44,10 @@ class MCRecord:
     prediction: str | None
     category: str
     l2_category: str
+    judged_hit: bool = False
+    """The hit with the judge's letter standing in for an unparsed rule extraction."""
+    judged_prediction: str | None = None
+    judge_called: bool = False
 
 
 def count_value(count: int, n: int) -> MetricValue:
@@ -51,11 +61,22 @@ class MultipleChoiceAccuracy(Metric):
     name = "mc_accuracy"
     version = "1"
 
-    def __init__(self, *, circular: bool, extractor: str = "vlmevalkit") -> None:
+    def __init__(
+        self,
+        *,
+        circular: bool,
+        extractor: str = "vlmevalkit",
+        judged: Mapping[str, str | None] | None = None,
+        answered: bool = True,
+    ) -> None:
         if extractor not in EXTRACTORS:
             raise ValueError(f"unknown extraction rule {extractor!r}; known: {', '.join(EXTRACTORS)}")
         self.circular = circular
         self.extractor = extractor
+        self.judged = judged
+        """sample_id -> the judge's letter for rule-unparsed samples; None: no judge."""
+        self.answered = answered
+        """False for a split without answers (MMBench test): outputs are counted, not scored."""
         self._records: dict[str, MCRecord] = {}
 
     def update(self, sample: Sample, answer: str) -> dict[str, float]:
@@ -65,18 +86,33 @@ class MultipleChoiceAccuracy(Metric):
         meta: Mapping[str, Any] = sample.meta or {}
         options = {str(k): str(v) for k, v in dict(meta["options"]).items()}
         pred = EXTRACTORS[self.extractor](answer, options)
-        hit = pred is not None and pred == meta["answer"]
+        gold = meta.get("answer")
+        hit = pred is not None and pred == gold
+        called = pred is None and self.judged is not None and sample.sample_id in self.judged
+        jpred = self.judged[sample.sample_id] if called and self.judged is not None else pred
+        judged_hit = jpred is not None and jpred == gold
         self._records[sample.sample_id] = MCRecord(
-            int(meta["index"]), hit, pred, str(meta.get("category") or ""), str(meta.get("l2_category") or "")
+            int(meta["index"]),
+            hit,
+            pred,
+            str(meta.get("category") or ""),
+            str(meta.get("l2_category") or ""),
+            judged_hit,
+            jpred,
+            called,
         )
-        return {"accuracy": float(hit), "unparsed": float(pred is None)}
+        scores = {"accuracy": float(hit), "unparsed": float(pred is None)}
+        if self.judged is not None:
+            scores["accuracy_judged"] = float(judged_hit)
+        return scores
 
     def merge(self, other: Metric) -> None:
         """Add another shard's records."""
-        if not isinstance(other, MultipleChoiceAccuracy) or (other.circular, other.extractor) != (
-            self.circular,
-            self.extractor,
-        ):
+        if not isinstance(other, MultipleChoiceAccuracy) or (
+            other.circular,
+            other.extractor,
+            other.judged,
+        ) != (self.circular, self.extractor, self.judged):
             raise TypeError("can only merge a MultipleChoiceAccuracy with the same settings")
         overlap = self._records.keys() & other._records.keys()
         if overlap:
@@ -98,23 +134,49 @@ class MultipleChoiceAccuracy(Metric):
             return MetricResult(values={}, notes={self.name: "no samples were scored"})
         values: dict[str, MetricValue] = {}
         notes: dict[str, str] = {}
-        if self.circular:
-            groups = self.groups()
-            if groups:
-                hits = {g: all(r.hit for r in recs) for g, recs in groups.items()}
-                base = {g: next(r for r in recs if r.index == g) for g, recs in groups.items()}
-                values["circular_accuracy"] = percent_mean([float(h) for h in hits.values()])
-                values["vanilla_accuracy"] = percent_mean([float(base[g].hit) for g in groups])
-                self._breakdowns(values, "circular_accuracy", [(base[g], float(hits[g])) for g in groups])
-            else:
-                notes["circular_accuracy"] = "no base question (index < 1e6) was scored"
+        if not self.answered:
+            head = "circular_accuracy" if self.circular else "accuracy"
+            notes[head] = (
+                "not scored: the data has no answers (a test split); the predictions are saved in the "
+                "submission file for the benchmark's server"
+            )
         else:
-            values["accuracy"] = percent_mean([float(r.hit) for r in records])
-            self._breakdowns(values, "accuracy", [(r, float(r.hit)) for r in records])
+            self._headline(values, notes, records, "hit", "", breakdowns=True)
         n = len(records)
         values["unparsed"] = count_value(sum(r.prediction is None for r in records), n)
         values["refused"] = count_value(sum(r.prediction == REFUSED for r in records), n)
+        if self.judged is not None and self.answered:
+            self._headline(values, notes, records, "judged_hit", "_judged", breakdowns=False)
+            values["unparsed_judged"] = count_value(sum(r.judged_prediction is None for r in records), n)
+            values["judge_calls"] = count_value(sum(r.judge_called for r in records), n)
         return MetricResult(values=values, notes=notes)
+
+    def _headline(
+        self,
+        values: dict[str, MetricValue],
+        notes: dict[str, str],
+        records: list[MCRecord],
+        hit: str,
+        suffix: str,
+        *,
+        breakdowns: bool,
+    ) -> None:
+        """``circular_accuracy`` and ``vanilla_accuracy`` (or ``accuracy``) from the `hit` field."""
+        if self.circular:
+            groups = self.groups()
+            if not groups:
+                notes["circular_accuracy" + suffix] = "no base question (index < 1e6) was scored"
+                return
+            hits = {g: all(getattr(r, hit) for r in recs) for g, recs in groups.items()}
+            base = {g: next(r for r in recs if r.index == g) for g, recs in groups.items()}
+            values["circular_accuracy" + suffix] = percent_mean([float(h) for h in hits.values()])
+            values["vanilla_accuracy" + suffix] = percent_mean([float(getattr(base[g], hit)) for g in groups])
+            if breakdowns:
+                self._breakdowns(values, "circular_accuracy", [(base[g], float(hits[g])) for g in groups])
+        else:
+            values["accuracy" + suffix] = percent_mean([float(getattr(r, hit)) for r in records])
+            if breakdowns:
+                self._breakdowns(values, "accuracy", [(r, float(r.hit)) for r in records])
 
     @staticmethod
     def _breakdowns(values: dict[str, MetricValue], head: str, scored: list[tuple[MCRecord, float]]) -> None:
