@@ -148,7 +148,9 @@ def test_parquet_missing_column_exits_2_naming_file_and_column(
     rows = pd.read_parquet(data / "val.parquet").to_dict(orient="records")
     rows[1]["question"] = "How many? (no options)"
     write_parquet(data / "val.parquet", rows)
-    with pytest.raises(InputError, match=r"val\.parquet: index 1: column 'question' has no inline option list"):
+    with pytest.raises(
+        InputError, match=r"val\.parquet: index 1: column 'question' has no inline option list"
+    ):
         load_suite_class("mmstar")(data).load_samples()
     empty = tmp_path / "nothing"
     empty.mkdir()
