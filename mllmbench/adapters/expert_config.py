@@ -20,6 +20,11 @@ DEFAULT_CAPTION_PROMPT = "Describe the image."
 DEFAULT_CAPTION_LINE = "Image {index}: {caption}"
 DEFAULT_USER_TEMPLATE = "{captions}\n{question}"
 DEFAULT_CAPTION_MAX_NEW_TOKENS = 32
+DEFAULT_FRAME_LINE = "Frame {index} at {time:.1f} s: {caption}"
+DEFAULT_TRANSCRIPT_LINE = "Speech: {transcript}"
+DEFAULT_NO_AUDIO_LINE = "Speech: none (the video has no audio track)"
+DEFAULT_NO_ASR_LINE = "Speech: not transcribed (this pipeline has no speech recogniser)"
+DEFAULT_ASR_MAX_NEW_TOKENS = 64
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,18 @@ class PipelineConfig:
     """One line per image, with ``{index}`` (1-based) and ``{caption}``."""
     user_template: str = DEFAULT_USER_TEMPLATE
     """The stage-2 user message, with ``{captions}`` (the lines joined by newlines) and ``{question}``."""
+    asr: str | None = None
+    """The speech recogniser (a Whisper checkpoint, resolved like `captioner_model`) that
+    transcribes a video's audio track; None: videos are read from their frames only."""
+    asr_max_new_tokens: int = DEFAULT_ASR_MAX_NEW_TOKENS
+    frame_line: str = DEFAULT_FRAME_LINE
+    """One line per sampled video frame, with ``{index}`` (1-based), ``{time}`` (seconds) and ``{caption}``."""
+    transcript_line: str = DEFAULT_TRANSCRIPT_LINE
+    """The line holding a video's transcript, with ``{transcript}``."""
+    no_audio_line: str = DEFAULT_NO_AUDIO_LINE
+    """The line that says a video had no audio track (the answer came from its frames alone)."""
+    no_asr_line: str = DEFAULT_NO_ASR_LINE
+    """The line that says a video's audio was not transcribed (no `asr` in the pipeline)."""
 
     @classmethod
     def read(cls, directory: Path) -> PipelineConfig:
@@ -66,17 +83,24 @@ class PipelineConfig:
         for key in ("captioner_adapter", "captioner_model", "llm", "caption_prompt"):
             if not isinstance(getattr(self, key), str) or not getattr(self, key):
                 raise ConfigError(f"{path}: {key} must be a non-empty string")
-        if not isinstance(self.caption_max_new_tokens, int) or self.caption_max_new_tokens < 1:
-            raise ConfigError(f"{path}: caption_max_new_tokens must be a positive integer")
+        for key in ("caption_max_new_tokens", "asr_max_new_tokens"):
+            if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
+                raise ConfigError(f"{path}: {key} must be a positive integer")
+        if self.asr is not None and (not isinstance(self.asr, str) or not self.asr):
+            raise ConfigError(f"{path}: asr must be a non-empty string (a Whisper checkpoint) or absent")
         for key, fields in (
             ("caption_line", ("{caption}",)),
             ("user_template", ("{captions}", "{question}")),
+            ("frame_line", ("{caption}",)),
+            ("transcript_line", ("{transcript}",)),
+            ("no_audio_line", ()),
+            ("no_asr_line", ()),
         ):
             value = getattr(self, key)
             if not isinstance(value, str) or any(f not in value for f in fields):
                 raise ConfigError(f"{path}: {key} must be a string containing {' and '.join(fields)}")
             try:
-                value.format(index=1, caption="", captions="", question="")
+                value.format(index=1, caption="", captions="", question="", time=0.0, transcript="")
             except (KeyError, IndexError, ValueError) as exc:
                 raise ConfigError(f"{path}: {key} {value!r} is not a valid template: {exc!r}") from exc
 

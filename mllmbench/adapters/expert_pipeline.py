@@ -22,6 +22,16 @@ Visual tokens: the LLM never sees pixels; an image reaches it as its caption. ``
 ``visual_tokens_per_image`` is that count for the caption of a blank probe image, measured at
 load. The captioner's own image tokens are in the stage-1 numbers.
 
+Video (VideoChat-Text): every sampled frame of a request's video is captioned like an image (in
+the same stage-1 call) and becomes a ``frame_line`` (``Frame {index} at {time:.1f} s: {caption}``).
+With an ``asr`` checkpoint in ``pipeline.json`` (a Whisper model, `mllmbench.adapters.asr`), the
+video's audio track (or the request's first `Audio`) is transcribed in one batched call and
+given as ``transcript_line``; a video without an audio track runs vision-only and says so in
+the prompt (``no_audio_line``) and in ``usage.speech`` (``no audio track``), as does a pipeline
+without a recogniser (``no_asr_line``, ``no speech recogniser``). The recogniser's stage is
+``usage.asr`` (its wall time, transcript tokens), recorded under ``stages`` beside ``caption``
+and ``answer``; ``usage.video_frames`` counts the captioned frames.
+
 Costs: the shared `Usage` fields describe the stage that answers (input, output and image
 tokens of the LLM, so the fidelity and contract checks mean what they mean for every other
 family), except ``batch_seconds``, which is the wall time of both stages' ``generate`` calls.
@@ -44,6 +54,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from mllmbench.adapters.asr import WhisperStage
 from mllmbench.adapters.base import Adapter
 from mllmbench.adapters.expert_config import PIPELINE_FILE, PipelineConfig
 from mllmbench.adapters.expert_usage import (
@@ -58,6 +69,7 @@ from mllmbench.adapters.two_stage import TextLLMStage, combined_hash, resolve_pa
 from mllmbench.core.errors import ConfigError
 from mllmbench.core.types import (
     AdapterInfo,
+    Audio,
     Capability,
     Connector,
     GenerationSettings,
@@ -78,7 +90,7 @@ class ExpertPipelineAdapter(Adapter):
 
     name: ClassVar[str] = "expert_pipeline"
     description: ClassVar[str] = "Expert pipeline: a captioning adapter, then a text-only LLM"
-    capabilities: ClassVar[Capability] = Capability.UNDERSTAND
+    capabilities: ClassVar[Capability] = Capability.UNDERSTAND | Capability.VIDEO | Capability.AUDIO
     connector: ClassVar[Connector] = Connector.EXPERT
     probe_image_size: ClassVar[tuple[int, int]] = (336, 336)
 
@@ -88,6 +100,7 @@ class ExpertPipelineAdapter(Adapter):
         super().__init__(model, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
         self._captioner: Any = None
         self._llm: TextLLMStage | None = None
+        self._asr: WhisperStage | None = None
         self._config: PipelineConfig | None = None
 
     # --- loaded objects --------------------------------------------------------------------
@@ -149,15 +162,26 @@ class ExpertPipelineAdapter(Adapter):
             resolve_part(local_dir, PIPELINE_FILE, config.captioner_model, "captioner.model"), **options
         )
         llm = TextLLMStage(resolve_part(local_dir, PIPELINE_FILE, config.llm, "llm"), **options)
+        asr = None
+        if config.asr is not None:
+            asr = WhisperStage(
+                resolve_part(local_dir, PIPELINE_FILE, config.asr, "asr"),
+                device=self.device,
+                dtype=self.dtype,
+                max_new_tokens=config.asr_max_new_tokens,
+            )
         try:
             captioner.load()
             llm.load()
-            self._captioner, self._llm, self._config = captioner, llm, config
+            if asr is not None:
+                asr.load()
+            self._captioner, self._llm, self._asr, self._config = captioner, llm, asr, config
             self._info = self._build_info(local_dir)
         except BaseException:
-            captioner.close()
-            llm.close()
-            self._captioner = self._llm = self._config = None
+            for part in (captioner, llm, asr):
+                if part is not None:
+                    part.close()
+            self._captioner = self._llm = self._asr = self._config = None
             raise
 
     def _build_info(self, local_dir: Path) -> AdapterInfo:
@@ -165,6 +189,11 @@ class ExpertPipelineAdapter(Adapter):
         parameters = {k: v for k, v in cap.parameters.items() if k != "total"}
         parameters["expert_llm"] = llm.parameters["total"]
         parameters["total"] = cap.parameters["total"] + llm.parameters["total"]
+        asr_hash: tuple[str | None, ...] = ()
+        if self._asr is not None:
+            parameters["asr"] = self._asr.parameters
+            parameters["total"] += self._asr.parameters
+            asr_hash = (self._asr.checkpoint_hash,)
         batching = "batched"
         if cap.batching != "batched":
             batching = f"stage 2 is batched; the {cap.name} captioner is not: {cap.batching}"
@@ -172,7 +201,7 @@ class ExpertPipelineAdapter(Adapter):
             name=self.name,
             checkpoint=self.model_id,
             checkpoint_hash=combined_hash(
-                local_dir / PIPELINE_FILE, cap.checkpoint_hash, llm.checkpoint_hash
+                local_dir / PIPELINE_FILE, cap.checkpoint_hash, llm.checkpoint_hash, *asr_hash
             ),
             dtype=self.dtype,
             device=self.device,
@@ -186,7 +215,8 @@ class ExpertPipelineAdapter(Adapter):
             ),
             parameters=parameters,
             visual_tokens_per_image=self._probe_visual_tokens(),
-            model_class=f"{cap.model_class} -> {llm.model_class}",
+            model_class=f"{cap.model_class} -> {llm.model_class}"
+            + (" + WhisperForConditionalGeneration" if self._asr is not None else ""),
             processor_class=f"{cap.processor_class} -> {llm.processor_class}",
             chat_template=llm.chat_template,
             batching=batching,
@@ -203,36 +233,50 @@ class ExpertPipelineAdapter(Adapter):
 
     def close(self) -> None:
         """Release both models."""
-        for part in (self._captioner, self._llm):
+        for part in (self._captioner, self._llm, self._asr):
             if part is not None:
                 part.close()
-        self._captioner = self._llm = self._config = None
+        self._captioner = self._llm = self._asr = self._config = None
         super().close()
 
     # --- understanding ---------------------------------------------------------------------
     def understand(
         self, batch: Sequence[UnderstandRequest], settings: GenerationSettings
     ) -> list[UnderstandResponse]:
-        """Caption every image of `batch` in one call, then answer every sample in one call."""
+        """Caption every image and video frame of `batch` in one call, transcribe the videos' audio
+        in one call, then answer every sample in one call."""
         if not batch:
             return []
         config = self.config
+        visuals = [self._visuals(request) for request in batch]
         caption_requests = [
-            UnderstandRequest(f"{request.sample_id}#image{k}", (image,), config.caption_prompt)
-            for request in batch
-            for k, image in enumerate(request.images)
+            UnderstandRequest(f"{request.sample_id}#{name}", (image,), config.caption_prompt)
+            for request, items in zip(batch, visuals, strict=True)
+            for name, image, _ in items
         ]
         caption_settings = dataclasses.replace(settings, max_new_tokens=config.caption_max_new_tokens)
         caption_start = time.perf_counter()
         captions = self.captioner.understand(caption_requests, caption_settings) if caption_requests else []
 
+        speech = [self._speech_input(request) for request in batch]
+        audios = [audio for audio, _ in speech if audio is not None]
+        transcripts, asr_seconds = self._asr.transcribe(audios) if self._asr is not None else ([], 0.0)
+        by_request = iter(transcripts)
+
         per_sample: list[list[UnderstandResponse]] = []
-        llm_requests, spans = [], []
+        llm_requests, spans, spoken = [], [], []
         remaining = list(captions)
-        for request in batch:
-            mine, remaining = remaining[: len(request.images)], remaining[len(request.images) :]
+        for request, items, (audio, status) in zip(batch, visuals, speech, strict=True):
+            mine, remaining = remaining[: len(items)], remaining[len(items) :]
             per_sample.append(mine)
-            user_text, caption_spans = self.user_message([c.text for c in mine], request.text)
+            transcript = next(by_request) if audio is not None and self._asr is not None else None
+            spoken.append((transcript, status))
+            user_text, caption_spans = self.user_message(
+                [c.text for c in mine],
+                request.text,
+                frame_times=[t for _, _, t in items if t is not None],
+                speech_line=self._speech_line(status, transcript.text if transcript else None),
+            )
             llm_requests.append(UnderstandRequest(request.sample_id, (), user_text))
             spans.append((user_text, caption_spans))
         answer_start = time.perf_counter()
@@ -240,19 +284,27 @@ class ExpertPipelineAdapter(Adapter):
 
         caption_call = stage_timing(StageUsage.of([c.usage for c in captions[:1]], len(caption_requests)))
         responses: list[UnderstandResponse] = []
-        for mine, answer, (user_text, caption_spans) in zip(per_sample, answers, spans, strict=True):
+        for request, mine, answer, (user_text, caption_spans), (transcript, status) in zip(
+            batch, per_sample, answers, spans, spoken, strict=True
+        ):
             n_caption = sum(self.llm.caption_token_counts(answer.prompt, user_text, caption_spans))
             stage1 = StageUsage.of([c.usage for c in mine], len(caption_requests), **caption_call)
             stage2 = StageUsage.of([answer.usage], len(batch), image_tokens=n_caption)
+            asr = None
+            if transcript is not None:
+                asr = StageUsage(0, transcript.output_tokens, 0, asr_seconds, len(audios))
             usage = PipelineUsage(
                 input_tokens=stage2.input_tokens,
                 output_tokens=stage2.output_tokens,
                 image_tokens=n_caption,
-                batch_seconds=stage1.batch_seconds + stage2.batch_seconds,
+                batch_seconds=stage1.batch_seconds + stage2.batch_seconds + (asr_seconds if audios else 0.0),
                 batch_size=len(batch),
                 profile=pipeline_profile(stage1, answer.usage.profile, answer_start - caption_start),
+                video_frames=sum(len(v.frames) for v in request.videos),
                 caption=stage1,
                 answer=stage2,
+                asr=asr,
+                speech=status,
             )
             responses.append(
                 PipelineResponse(
@@ -261,21 +313,75 @@ class ExpertPipelineAdapter(Adapter):
                     usage=usage,
                     captions=tuple(c.text for c in mine),
                     caption_prompts=tuple(c.prompt for c in mine),
+                    transcript=transcript.text if transcript is not None else None,
                 )
             )
         return responses
 
-    def user_message(self, captions: Sequence[str], question: str) -> tuple[str, list[tuple[int, int]]]:
+    @staticmethod
+    def _visuals(request: UnderstandRequest) -> list[tuple[str, Any, float | None]]:
+        """What stage 1 captions for one request: (name, image, frame time or None) per image, then
+        per sampled frame of each video."""
+        items: list[tuple[str, Any, float | None]] = [
+            (f"image{k}", image, None) for k, image in enumerate(request.images)
+        ]
+        for v, video in enumerate(request.videos):
+            items.extend(
+                (f"video{v}frame{k}", frame, t)
+                for k, (frame, t) in enumerate(zip(video.frames, video.timestamps, strict=True))
+            )
+        return items
+
+    def _speech_input(self, request: UnderstandRequest) -> tuple[Audio | None, str]:
+        """The audio to transcribe for a request and the speech status (empty without video or audio)."""
+        from mllmbench.core.video import decode_audio, has_audio
+
+        if not request.videos and not request.audios:
+            return None, ""
+        if self._asr is None:
+            return None, "no speech recogniser"
+        if request.audios:
+            return request.audios[0], "transcribed"
+        source = request.videos[0].source
+        if not has_audio(source):
+            return None, "no audio track"
+        return decode_audio(source), "transcribed"
+
+    def _speech_line(self, status: str, transcript: str | None) -> str | None:
+        config = self.config
+        if status == "transcribed":
+            return config.transcript_line.format(transcript=transcript or "")
+        if status == "no audio track":
+            return config.no_audio_line
+        if status == "no speech recogniser":
+            return config.no_asr_line
+        return None
+
+    def user_message(
+        self,
+        captions: Sequence[str],
+        question: str,
+        *,
+        frame_times: Sequence[float] = (),
+        speech_line: str | None = None,
+    ) -> tuple[str, list[tuple[int, int]]]:
         """The stage-2 user message and each caption's (start, end) offsets inside it.
 
-        ``user_template`` filled with the caption lines and the question; a request without
-        images gets the question alone.
+        ``user_template`` filled with the caption lines (images, then one ``frame_line`` per
+        video frame, the last ``len(frame_times)`` captions), the speech line and the question; a
+        request without images, frames or speech gets the question alone.
         """
         config = self.config
-        if not captions:
+        if not captions and speech_line is None:
             return question, []
         marker = "\0caption\0"
-        lines = [config.caption_line.format(index=i + 1, caption=marker) for i in range(len(captions))]
+        n_images = len(captions) - len(frame_times)
+        lines = [config.caption_line.format(index=i + 1, caption=marker) for i in range(n_images)]
+        lines += [
+            config.frame_line.format(index=i + 1, time=t, caption=marker) for i, t in enumerate(frame_times)
+        ]
+        if speech_line is not None:
+            lines.append(speech_line.replace("\0", ""))
         skeleton = config.user_template.format(captions="\n".join(lines), question=question)
         pieces = skeleton.split(marker)
         text, spans = pieces[0], []

@@ -61,16 +61,23 @@ class PipelineUsage(Usage):
 
     caption: StageUsage
     answer: StageUsage
+    asr: StageUsage | None = None
+    """The speech recogniser's stage for a video whose audio was transcribed (``input_tokens``:
+    0; ``output_tokens``: the transcript's), else None."""
+    speech: str = ""
+    """For a request with a video: ``transcribed``, or why it ran vision-only (``no audio track``,
+    ``no speech recogniser``); empty without a video."""
 
     @property
     def total_input_tokens(self) -> int:
-        """Prompt tokens over both stages."""
+        """Prompt tokens over every stage."""
         return self.caption.input_tokens + self.answer.input_tokens
 
     @property
     def total_output_tokens(self) -> int:
-        """Generated tokens over both stages (captions and answer)."""
-        return self.caption.output_tokens + self.answer.output_tokens
+        """Generated tokens over every stage (captions, transcript and answer)."""
+        asr = self.asr.output_tokens if self.asr is not None else 0
+        return self.caption.output_tokens + self.answer.output_tokens + asr
 
     def to_dict(self) -> dict[str, Any]:
         """`Usage.to_dict` plus ``stages`` and the totals."""
@@ -78,7 +85,12 @@ class PipelineUsage(Usage):
             **super().to_dict(),
             "total_input_tokens": self.total_input_tokens,
             "total_output_tokens": self.total_output_tokens,
-            "stages": {"caption": self.caption.to_dict(), "answer": self.answer.to_dict()},
+            "stages": {
+                "caption": self.caption.to_dict(),
+                **({"asr": self.asr.to_dict()} if self.asr is not None else {}),
+                "answer": self.answer.to_dict(),
+            },
+            **({"speech": self.speech} if self.speech else {}),
         }
 
 
@@ -89,7 +101,9 @@ class PipelineResponse(UnderstandResponse):
     captions: tuple[str, ...]
     """One caption per image of the request, in order."""
     caption_prompts: tuple[str, ...]
-    """The exact text given to the captioner's processor for each image."""
+    """The exact text given to the captioner's processor for each image (and video frame)."""
+    transcript: str | None = None
+    """The speech recogniser's transcript of the request's video, when there was one."""
 
 
 def stage_timing(stage: StageUsage) -> dict[str, Any]:

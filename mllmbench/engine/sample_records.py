@@ -80,6 +80,9 @@ def understand_record(
             **({"cached": True} if cached else {}),
             **({"preprocess_ahead": True} if prepared_ahead else {}),
             **(profiling.sample_timing(profile) if profile is not None else {}),
+            # Multi-stage adapters (expert pipelines): each stage's time and tokens, and for a
+            # video whether its speech was transcribed or why it ran vision-only.
+            **{k: v for k, v in u.to_dict().items() if k in ("stages", "speech")},
         },
         tokens={
             "input": u.input_tokens,
@@ -94,16 +97,17 @@ def understand_record(
     )
 
 
-def append_record(path: Path, record: dict[str, Any]) -> None:
-    """Append one sample line; a failed write stops the run with a clear message (exit 4).
+def append_records(path: Path, records: list[dict[str, Any]]) -> None:
+    """Append a batch's sample lines in one write and one fsync; a failed write stops the run
+    with a clear message (exit 4).
 
     Lines already written stay intact: at worst the last one is torn, and a resumed run cuts
     it and redoes that sample.
     """
     try:
-        jsonio.append_jsonl(path, record)
+        jsonio.append_jsonl_lines(path, records)
     except OSError as exc:
         raise WriteError(
-            f"cannot write {path}: {exc.strerror or exc}; the samples finished before this one are "
+            f"cannot write {path}: {exc.strerror or exc}; the samples finished before these are "
             "saved; free the space and run the same command again to resume"
         ) from exc

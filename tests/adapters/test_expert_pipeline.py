@@ -197,10 +197,14 @@ def test_info_counts_both_models(adapter: ExpertPipelineAdapter) -> None:
         k: captioner.parameters[k] for k in ("vision", "connector", "llm")
     }
     assert info.parameters["expert_llm"] == llm_params
-    assert info.parameters["total"] == captioner.parameters["total"] + llm_params
+    asr_params = sum(p.numel() for p in adapter._asr.model.parameters())  # the Whisper recogniser
+    assert info.parameters["asr"] == asr_params > 0
+    assert info.parameters["total"] == captioner.parameters["total"] + llm_params + asr_params
     assert (info.paradigm.vision_encoder, info.paradigm.llm_backbone) == ("CLIPVisionModel", "LlamaModel")
     assert str(info.paradigm.connector) == "expert" and info.batching == "batched"
-    assert info.model_class == "LlavaForConditionalGeneration -> LlamaForCausalLM"
+    assert info.model_class == (
+        "LlavaForConditionalGeneration -> LlamaForCausalLM + WhisperForConditionalGeneration"
+    )
     assert info.chat_template == adapter.processor.chat_template
     json.dumps(adapter.understand(sample_requests(1), SETTINGS)[0].usage.to_dict())
 
@@ -215,6 +219,7 @@ def test_parts_may_live_elsewhere(tiny_dir: Path, adapter: ExpertPipelineAdapter
     config = json.loads((tiny_dir / PIPELINE_FILE).read_text())
     config["captioner"]["model"] = str(tiny_dir / "captioner")
     config["llm"] = str(tiny_dir / "llm")
+    config["asr"] = str(tiny_dir / "asr")
     elsewhere = ExpertPipelineAdapter(str(_write_pipeline(tmp_path / "elsewhere", **config)))
     elsewhere.load()
     request = sample_requests(1)[0]
