@@ -132,3 +132,17 @@ ZEPHYR_CHAT_TEMPLATE = (
     "{% endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n{% endif %}\n{% endfor %}"
 )
 """The chat template of TinyLlama-1.1B-Chat (Zephyr style), given to the tiny text LLM."""
+
+EMU3_CHAT_TEMPLATE = (
+    r"{% for message in messages %}{% if message['role'] == 'system' %}"
+    r"{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
+    r"{{ content['text'] + ' ' }}{% endfor %}"
+    r"{% else %}{{ message['role'].upper() + ': ' }}"
+    r"{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}"
+    r"{{ '<image>' }}{% endfor %}"
+    r"{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
+    r"{{ content['text'] }}{% endfor %}{{ ' ' }}"
+    r"{% endif %}{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
+)
+"""Emu3-Chat's prompt layout as transformers' model documentation shows it (``[system ]USER:
+<image>{text} ASSISTANT:``); written here from that example, not copied from a hub file."""
