@@ -130,3 +130,16 @@ def test_run_qwen2_vl_on_shapes_video(tmp_path: Path, video_dir: Path, tiny_chec
     run = json.loads((out / "run.json").read_text())
     assert run["config"]["video_frames"] == 4
     assert "vqa_accuracy" in run["suites"]["shapes_video"]["metrics"]
+
+
+def test_efficiency_video_reports_per_frame_cost(tmp_path: Path, video_dir: Path, tiny_checkpoint) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "eff"
+    args = ["run", "--no-progress", "--adapter", "qwen2_vl", "--model", str(tiny_checkpoint("qwen2_vl"))]
+    args += ["--suite", "efficiency_video", "--data", f"efficiency_video={video_dir}", "--limit", "2"]
+    assert main([*args, "--batch-size", "2", "--video-frames", "4", "--out", str(out)]) == 0
+    metrics = json.loads((out / "run.json").read_text())["suites"]["efficiency_video"]["metrics"]
+    # 4 frames -> 2 temporal patches x 16 merged tokens = 32 positions: 8 per frame.
+    assert metrics["visual_tokens_per_frame"]["value"] == pytest.approx(8.0)
+    assert metrics["time_vision_connector_per_frame"]["value"] > 0
+    assert metrics["e2e_latency_per_frame"]["value"] > 0
+    assert metrics["e2e_latency_per_frame"]["n"] == 12

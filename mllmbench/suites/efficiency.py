@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
+from mllmbench.core.types import Capability
+from mllmbench.suites import shapes_video
 from mllmbench.suites.base import Metric, PlannedBatch, Sample
 from mllmbench.suites.shapes_suites import ShapesVQASuite
 
@@ -59,7 +62,7 @@ class EfficiencySuite(ShapesVQASuite):
 
     def load_samples(self, limit: int | None = None) -> list[Sample]:
         """The first `limit` questions, each repeated `repetitions` times per batching mode."""
-        questions = super().load_samples(limit if limit is not None else self.default_questions)
+        questions = self.questions(limit if limit is not None else self.default_questions)
         out = []
         for batching in (SINGLE, BATCHED):
             for repetition in range(self.repetitions):
@@ -73,6 +76,10 @@ class EfficiencySuite(ShapesVQASuite):
                         )
                     )
         return out
+
+    def questions(self, limit: int) -> list[Sample]:
+        """The questions that are timed (the Shapes VQA ones)."""
+        return super().load_samples(limit)
 
     def plan_batches(self, samples: Sequence[Sample], batch_size: int) -> list[PlannedBatch]:
         """Batch size 1 first, then ``--batch-size``; per repetition; warm-up calls before each."""
@@ -104,3 +111,42 @@ class EfficiencySuite(ShapesVQASuite):
             "memory_unit": "MiB (2**20 bytes)",
             "prompt_template": self.prompt_template,
         }
+
+
+class VideoEfficiencySuite(EfficiencySuite):
+    """The `efficiency` measurements on Shapes *video* questions, with per-frame cost.
+
+    Questions come from the ``shapes_video`` layout (the built-in clips, or ``--data DIR``); the
+    run's ``--video-frames``/``--video-fps`` sets the frames per clip. Besides every figure of
+    `efficiency`, `EfficiencyMetric` reports ``visual_tokens_per_frame``,
+    ``time_vision_connector_per_frame`` and ``e2e_latency_per_frame``.
+    """
+
+    name = "efficiency_video"
+    version = "1"
+    requires = Capability.UNDERSTAND | Capability.VIDEO
+    description = "Latency, throughput, memory and per-frame cost on Shapes video questions"
+    metric_names: ClassVar[tuple[str, ...]] = (  # type: ignore[assignment]
+        *EfficiencySuite.metric_names,
+        "visual_tokens_per_frame",
+        "time_vision_connector_per_frame",
+        "e2e_latency_per_frame",
+    )
+    expected_files = (shapes_video.QUESTIONS, shapes_video.VIDEOS_DIR + "/")  # type: ignore[assignment]
+
+    @classmethod
+    def default_data_dir(cls) -> Path:
+        """The Shapes video set in the user cache, generated if missing."""
+        return shapes_video.ensure_shapes_video()
+
+    def questions(self, limit: int) -> list[Sample]:
+        """The first `limit` Shapes video questions."""
+        from mllmbench.suites.shapes_video_suite import ShapesVideoSuite
+
+        return ShapesVideoSuite(self.data_dir).load_samples(limit)
+
+    def dataset_fingerprint(self) -> str:
+        """The fingerprint of the video questions and clips."""
+        from mllmbench.suites.shapes_video_suite import ShapesVideoSuite
+
+        return ShapesVideoSuite(self.data_dir).dataset_fingerprint()

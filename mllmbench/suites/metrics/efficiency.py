@@ -68,6 +68,8 @@ class _Row:
     image_tokens: int
     n_images: int
     timing: Mapping[str, Any]
+    video_frames: int = 0
+    """Video frames the sample sent (``tokens.video_frames``; 0 for image samples)."""
     memory: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -87,6 +89,7 @@ class _Row:
             n_images=len(sample.image_paths),
             timing=dict(timing),
             memory=dict(record.get("memory") or {}),
+            video_frames=int(tokens.get("video_frames") or 0),
         )
 
     def share(self, key: str) -> float | None:
@@ -255,7 +258,42 @@ class EfficiencyMetric(Metric):
                 unit="tokens",
                 context=context,
             )
+        out.update(_per_frame(rows, context))
         return out
+
+
+def _per_frame(rows: Sequence[_Row], context: dict[str, Any]) -> dict[str, MetricValue]:
+    """Per-frame cost of video samples: visual tokens per frame (pooled), and each sample's share
+    of its call's vision + connector time and of its end-to-end latency over its frames (mean)."""
+    video = [r for r in rows if r.video_frames]
+    if not video:
+        return {}
+    out = {
+        "visual_tokens_per_frame": MetricValue(
+            value=sum(r.image_tokens for r in video) / sum(r.video_frames for r in video),
+            n=len(video),
+            higher_is_better=False,
+            unit="tokens",
+            context=context,
+        )
+    }
+    vision = [r.share("vision_seconds") for r in video]
+    if all(v is not None for v in vision):
+        out["time_vision_connector_per_frame"] = _mean_value(
+            [v / r.video_frames for v, r in zip(vision, video, strict=True) if v is not None],
+            unit="s",
+            higher_is_better=False,
+            context=context,
+        )
+    e2e = [r.timing.get("e2e_seconds") for r in video]
+    if all(e is not None for e in e2e):
+        out["e2e_latency_per_frame"] = _mean_value(
+            [float(e) / r.video_frames for e, r in zip(e2e, video, strict=True) if e is not None],
+            unit="s",
+            higher_is_better=False,
+            context=context,
+        )
+    return out
 
 
 def _clocks(rows: Sequence[_Row]) -> str:
