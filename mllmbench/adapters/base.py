@@ -13,8 +13,9 @@ runner checks capabilities before any weights are loaded.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from mllmbench.core.config import RunConfig
 from mllmbench.core.types import (
@@ -50,11 +51,31 @@ __all__ = [
     "GenerationSettings",
     "ImageGenerationSettings",
     "Paradigm",
+    "PreparedBatch",
     "UnderstandRequest",
     "UnderstandResponse",
     "Usage",
     "derive_seed",
 ]
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch of understanding requests made ready for the model ahead of time (`Adapter.prepare`).
+
+    The pipelined engine prepares the next batch in a worker thread while the current one
+    generates. `inputs` is the adapter's own (the processor outputs, for the transformers
+    adapters); None means nothing was prepared ahead and `Adapter.understand_prepared` does all
+    the work in `Adapter.understand`.
+    """
+
+    requests: tuple[UnderstandRequest, ...]
+    inputs: Any = None
+    """Model inputs built from the requests (None: nothing prepared ahead)."""
+    prompts: tuple[str, ...] = ()
+    """The rendered prompt of each request (empty when `inputs` is None)."""
+    preprocess_seconds: float = 0.0
+    """Wall time of the preparation (chat template, processor, copy to the device)."""
 
 
 class Adapter:
@@ -125,6 +146,21 @@ class Adapter:
     ) -> list[UnderstandResponse]:
         """Answer a batch of requests; one response per request, in order."""
         raise NotImplementedError(f"adapter {self.name!r} does not support understanding")
+
+    def prepare(self, batch: Sequence[UnderstandRequest]) -> PreparedBatch:
+        """The part of `understand` that needs no model call (prompt rendering, the processor).
+
+        The engine calls it from a worker thread, so it must not touch what `understand_prepared`
+        changes. The default prepares nothing: `understand_prepared` then calls `understand`, so
+        an adapter without the split still runs, only without the overlap.
+        """
+        return PreparedBatch(tuple(batch))
+
+    def understand_prepared(
+        self, prepared: PreparedBatch, settings: GenerationSettings
+    ) -> list[UnderstandResponse]:
+        """Answer a batch made by `prepare`; the same responses as `understand` on its requests."""
+        return self.understand(prepared.requests, settings)
 
     def generate_images(
         self, batch: Sequence[GenerateRequest], settings: ImageGenerationSettings

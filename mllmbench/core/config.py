@@ -38,6 +38,7 @@ FLAGS: dict[str, str] = {
     "fid_mode": "--fid-mode",
     "clip_model": "--clip-model",
     "out_dir": "--out",
+    "pipeline": "--no-pipeline",
     "base_urls": "--base-url",
     "api_key_env": "--api-key-env",
     "concurrency": "--concurrency",
@@ -99,6 +100,10 @@ class RunConfig:
     """Local CLIP directory for the CLIP score; None: ``$MLLMBENCH_CLIP_MODEL`` (resolved as above)."""
     out_dir: str = ""
     fail_fast: bool = False
+    pipeline: bool = True
+    """Local adapters: prepare the next batch in a worker thread while the current one generates,
+    and sort samples by prompt length inside windows (`mllmbench.engine.pipeline`); outside the
+    run identity, since answers do not depend on it (``--no-pipeline``: one batch after another)."""
     response_cache: bool = False
     """Reuse responses cached by earlier runs of the same checkpoint, prompt, images and settings."""
     prompt_format: str | None = None
@@ -170,7 +175,7 @@ class RunConfig:
         """The fields that change results (output location and failure policy excluded)."""
         d = self.to_dict()
         # Where and how a server is reached does not change its answers (a resumed run may use others).
-        for k in ("out_dir", "fail_fast", "response_cache", *SERVER_OPTIONS):
+        for k in ("out_dir", "fail_fast", "pipeline", "response_cache", *SERVER_OPTIONS):
             d.pop(k)
         for k in _OPTIONAL_IDENTITY:
             if d[k] is None:

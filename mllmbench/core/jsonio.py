@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +72,17 @@ def dumps_jsonl(records: Iterable[dict[str, Any]]) -> str:
 
 def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
     """Append one JSON line and flush it to disk, so a crash loses at most the line being written."""
-    p = Path(path)
-    line = json.dumps(record, ensure_ascii=False, allow_nan=True) + "\n"
-    with p.open("a", encoding="utf-8") as fh:
-        fh.write(line)
+    append_jsonl_lines(path, [record])
+
+
+def append_jsonl_lines(path: str | Path, records: Sequence[dict[str, Any]]) -> None:
+    """Append `records` as JSON lines in one write and one fsync (a batch's lines at once); a
+    crash leaves at most the last line torn, which `read_jsonl` skips."""
+    if not records:
+        return
+    text = dumps_jsonl(records)
+    with Path(path).open("a", encoding="utf-8") as fh:
+        fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
 

@@ -4,6 +4,11 @@
 that fails is retried one sample at a time, so one bad sample never sinks the others; a batch
 that runs out of accelerator memory is split in halves and the smaller size is kept for the
 rest of the run (`batch_cap`).
+
+A batch runs in two steps, so the pipelined engine (`mllmbench.engine.pipeline`) can do the
+first in a worker thread while the previous batch generates: `prepare_batch` (open images,
+response-cache lookups, the requests and the adapter's own `Adapter.prepare`) and
+`finish_batch` (the adapter call, caching, scoring, the records).
 """
 
 from __future__ import annotations
@@ -12,22 +17,24 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mllmbench.adapters.base import Adapter
+from mllmbench.adapters.base import Adapter, PreparedBatch
 from mllmbench.adapters.likelihood import supports_likelihood
 from mllmbench.core import profiling
 from mllmbench.core.errors import InputError
 from mllmbench.core.images import open_rgb
 from mllmbench.core.records import SampleRecord
 from mllmbench.core.types import (
+    Audio,
     Capability,
     GenerateResponse,
     GenerationSettings,
     ImageGenerationSettings,
     UnderstandRequest,
+    UnderstandResponse,
     Video,
 )
 from mllmbench.engine import generated_images
@@ -51,6 +58,26 @@ class CallStats:
     """`profiling.MemoryTracker` figures of the call, plus the weights."""
     cached: bool = False
     """The response came from the response cache: no model call, no timing."""
+    prepared_ahead: bool = False
+    """The adapter's preprocessing ran before the call, in the pipeline's worker thread (it is
+    in the profile's ``preprocess_seconds``, not in `seconds`)."""
+
+
+@dataclass(frozen=True)
+class BatchWork:
+    """One batch after `BatchExecutor.prepare_batch`: what is known before the model is called."""
+
+    batch: tuple[Sample, ...]
+    errors: dict[str, str]
+    """sample_id -> why the sample cannot be sent (unreadable image, unsupported likelihood mode)."""
+    hits: dict[str, UnderstandResponse]
+    """sample_id -> its response from the response cache."""
+    keys: dict[str, str]
+    """sample_id -> its response-cache key (samples that are cached once answered)."""
+    requests: tuple[tuple[Sample, UnderstandRequest], ...]
+    """The samples to send, with their requests, in batch order."""
+    prepared: PreparedBatch | None = None
+    """The adapter's preparation of `requests`, when it was made ahead (`Adapter.prepare`)."""
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -97,7 +124,7 @@ class BatchExecutor:
         """One unlogged call on `batch` (warm-up before measured calls); failures only logged."""
         try:
             requests = [
-                UnderstandRequest(s.sample_id, images, s.text, videos=videos)
+                UnderstandRequest(s.sample_id, images, s.text, videos=videos, audios=self._open_audio(s))
                 for s, (images, videos) in zip(batch, map(self._open, batch), strict=True)
             ]
             self.adapter.understand(requests, self.settings)
@@ -115,49 +142,123 @@ class BatchExecutor:
 
         return images, (decode_video(sample.video, frames=self.video_frames, fps=self.video_fps),)
 
+    def _open_audio(self, sample: Sample) -> tuple[Audio, ...]:
+        """The sample's decoded audio file, mono 16 kHz (raises `InputError` naming a bad file)."""
+        if sample.audio is None:
+            return ()
+        from mllmbench.core.video import decode_audio
+
+        return (decode_audio(sample.audio),)
+
     def run_batch(self, suite: Suite, batch: Sequence[Sample], metrics: list[Metric]) -> list[SampleRecord]:
         """Open images, call the adapter on the good samples, score; errors stay per sample."""
         if suite.requires & Capability.GENERATE:
             return self._run_generation_batch(suite, batch, metrics)
-        records: dict[str, SampleRecord] = {}
+        return self.finish_batch(suite, self.prepare_batch(suite, batch), metrics)
+
+    def prepare_batch(self, suite: Suite, batch: Sequence[Sample], *, ahead: bool = False) -> BatchWork:
+        """Everything before the model call: open images, look up the cache, build the requests.
+
+        With `ahead`, also the adapter's own preparation (`Adapter.prepare`: chat template and
+        processor); the pipelined engine calls this from its worker thread while the previous
+        batch generates, so it only reads the adapter and the cache and never scores.
+        """
+        errors: dict[str, str] = {}
+        hits: dict[str, UnderstandResponse] = {}
         requests: list[tuple[Sample, UnderstandRequest]] = []
         cache = self.response_cache if suite.cacheable else None
         keys: dict[str, str] = {}
         for sample in batch:
             try:
                 images, videos = self._open(sample)
+                audios = self._open_audio(sample)
             except InputError as exc:
-                records[sample.sample_id] = error_record(suite, sample, str(exc))
+                errors[sample.sample_id] = str(exc)
                 continue
-            # Video samples are not cached: the key does not hold the frame-sampling policy.
-            if cache is not None and sample.video is None:
+            # Video and audio samples are not cached: the key holds neither the frame-sampling
+            # policy nor the audio file.
+            if cache is not None and sample.video is None and sample.audio is None:
                 key = keys[sample.sample_id] = cache.key(
                     self.adapter.info, sample.text, sample.image_paths, self.settings
                 )
                 hit = cache.get(key)
                 if hit is not None:
-                    records[sample.sample_id] = understand_record(
-                        suite, sample, hit, metrics, call_seconds=0.0, memory={}, cached=True
-                    )
+                    hits[sample.sample_id] = hit
                     continue
             choices = tuple((sample.meta or {}).get("likelihood_choices") or ())
             if choices and not supports_likelihood(self.adapter):
-                reason = f"adapter {self.adapter.name!r} cannot rank options by log-likelihood (likelihood mode)"
-                records[sample.sample_id] = error_record(suite, sample, reason)
+                reason = (
+                    f"adapter {self.adapter.name!r} cannot rank options by log-likelihood (likelihood mode)"
+                )
+                errors[sample.sample_id] = reason
                 continue
-            request = UnderstandRequest(sample.sample_id, images, sample.text, choices, videos=videos)
+            request = UnderstandRequest(
+                sample.sample_id, images, sample.text, choices, videos=videos, audios=audios
+            )
             requests.append((sample, request))
-        for (sample, _req), result in zip(requests, self.call_adapter(requests), strict=True):
+        prepared = self._prepare_ahead([r for _, r in requests]) if ahead and requests else None
+        return BatchWork(tuple(batch), errors, hits, keys, tuple(requests), prepared)
+
+    def _prepare_ahead(self, requests: list[UnderstandRequest]) -> PreparedBatch | None:
+        """`Adapter.prepare`, or None when it fails (the call then runs unprepared, and isolates
+        the failing sample as usual)."""
+        try:
+            return self.adapter.prepare(requests)
+        except (KeyboardInterrupt, SystemExit, MemoryError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the unprepared call on the same requests records it
+            log.debug("preparing a batch of %d ahead failed (%s); it runs unprepared", len(requests), exc)
+            return None
+
+    def finish_batch(self, suite: Suite, work: BatchWork, metrics: list[Metric]) -> list[SampleRecord]:
+        """Call the adapter on a prepared batch, cache and score; one record per sample, in order."""
+        records: dict[str, SampleRecord] = {}
+        for sample in work.batch:
+            if sample.sample_id in work.errors:
+                records[sample.sample_id] = error_record(suite, sample, work.errors[sample.sample_id])
+            elif sample.sample_id in work.hits:
+                hit = work.hits[sample.sample_id]
+                records[sample.sample_id] = understand_record(
+                    suite, sample, hit, metrics, call_seconds=0.0, memory={}, cached=True
+                )
+        requests = list(work.requests)
+        cache = self.response_cache if suite.cacheable else None
+        for (sample, _req), result in zip(
+            requests, self._call_prepared(requests, work.prepared), strict=True
+        ):
             if isinstance(result, str):
                 records[sample.sample_id] = error_record(suite, sample, result)
                 continue
             response, stats = result
-            if cache is not None and sample.sample_id in keys:
-                cache.put(keys[sample.sample_id], response)
+            if cache is not None and sample.sample_id in work.keys:
+                cache.put(work.keys[sample.sample_id], response)
             records[sample.sample_id] = understand_record(
-                suite, sample, response, metrics, call_seconds=stats.seconds, memory=stats.memory
+                suite,
+                sample,
+                response,
+                metrics,
+                call_seconds=stats.seconds,
+                memory=stats.memory,
+                prepared_ahead=stats.prepared_ahead,
             )
-        return [records[s.sample_id] for s in batch]
+        return [records[s.sample_id] for s in work.batch]
+
+    def _call_prepared(
+        self, requests: list[tuple[Sample, UnderstandRequest]], prepared: PreparedBatch | None
+    ) -> list[CallResult]:
+        """The adapter call on inputs prepared ahead; a failure (or a batch above `batch_cap`)
+        falls back to `call_adapter`, which halves or isolates on the raw requests."""
+        if prepared is None or prepared.inputs is None or (self.batch_cap and len(requests) > self.batch_cap):
+            return self.call_adapter(requests)
+        try:
+            results = self._timed_call(
+                [r for _, r in requests], lambda _: self.adapter.understand_prepared(prepared, self.settings)
+            )
+        except (KeyboardInterrupt, SystemExit, MemoryError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - one bad sample must not sink the run
+            return self._after_failure(requests, exc, None)
+        return [(r[0], replace(r[1], prepared_ahead=True)) if not isinstance(r, str) else r for r in results]
 
     def call_adapter(
         self,

@@ -9,6 +9,7 @@ The jobs live in their own modules; `Runner` orchestrates them:
 * `mllmbench.engine.plan` - names, capabilities, paths and scoring settings, before any load;
 * `mllmbench.engine.resume` - fresh start, resume from the log, or refusal to mix configs;
 * `mllmbench.engine.execute` - batch execution, out-of-memory halving, failure isolation;
+* `mllmbench.engine.pipeline` - length sorting and preparing the next batch while one generates;
 * `mllmbench.engine.sample_records` - the ``samples.jsonl`` lines and appending them;
 * `mllmbench.engine.scoring` - corpus metrics from the logs, in dataset order;
 * `mllmbench.engine.assemble` - folding the logs and writing ``run.json`` (a `RunResult`);
@@ -34,16 +35,17 @@ from mllmbench.core.config import RunConfig
 from mllmbench.core.paths import cache_root
 from mllmbench.core.records import SAMPLES_FILE
 from mllmbench.core.results import RunResult
-from mllmbench.core.types import GenerationSettings
+from mllmbench.core.types import Capability, GenerationSettings
 from mllmbench.engine import distributed, generated_images
 from mllmbench.engine.assemble import Loaded, Session, finish_safely, now
-from mllmbench.engine.execute import BatchExecutor
+from mllmbench.engine.execute import BatchExecutor, BatchWork
+from mllmbench.engine.pipeline import length_sorted, prefetch
 from mllmbench.engine.plan import plan, prepare
 from mllmbench.engine.rescore import rescore
 from mllmbench.engine.response_cache import ResponseCache
 from mllmbench.engine.resume import check_resume, unfinished
-from mllmbench.engine.sample_records import append_record
-from mllmbench.suites.base import Sample, Suite
+from mllmbench.engine.sample_records import append_records
+from mllmbench.suites.base import PlannedBatch, Sample, Suite
 
 __all__ = ["RunOutcome", "Runner", "SampleFailure", "prepare", "rescore"]
 
@@ -162,14 +164,25 @@ class Runner:
         mine = dist.shard(unfinished(suite.name, samples, previous))
         wall0 = time.perf_counter()
         bar = _progress(total=len(mine), desc=suite.name, enabled=self.progress and dist.is_main)
+        planned_batches, pipelined = self._batches(suite, mine)
+
+        def prepare(planned: PlannedBatch) -> BatchWork | None:
+            if planned.warmup or not pipelined:
+                return None
+            return executor.prepare_batch(suite, planned.samples, ahead=True)
+
         try:
-            for planned in suite.plan_batches(mine, self.config.batch_size):
+            for planned, work in prefetch(planned_batches, prepare, overlap=pipelined):
                 batch = list(planned.samples)
                 if planned.warmup:
                     executor.warm_up(batch)
                     continue
-                for record in executor.run_batch(suite, batch, live):
-                    append_record(log_path, record.to_dict())
+                if work is None:
+                    records = executor.run_batch(suite, batch, live)
+                else:
+                    records = executor.finish_batch(suite, work, live)
+                append_records(log_path, [record.to_dict() for record in records])
+                for record in records:
                     if record.error is not None:
                         log.warning("%s sample %s failed: %s", suite.name, record.sample_id, record.error)
                         if self.config.fail_fast:
@@ -178,6 +191,20 @@ class Runner:
         finally:
             bar.close()
         return time.perf_counter() - wall0
+
+    def _batches(self, suite: Suite, samples: Sequence[Sample]) -> tuple[list[PlannedBatch], bool]:
+        """The suite's batches, and whether they run pipelined (`mllmbench.engine.pipeline`).
+
+        A plan with warm-up batches is a measurement (the efficiency suite): it runs as planned,
+        one batch at a time, so no preparation overlaps a measured call. Image generation is
+        not pipelined either. Otherwise the samples are length-sorted inside windows first.
+        """
+        size = self.config.batch_size
+        planned = suite.plan_batches(samples, size)
+        measured = any(p.warmup for p in planned)
+        if not self.config.pipeline or measured or suite.requires & Capability.GENERATE:
+            return planned, False
+        return suite.plan_batches(length_sorted(samples, size), size), True
 
     def rescore(self) -> RunOutcome:
         """Recompute every suite's metrics from the logged answers (`mllmbench.engine.rescore`)."""

@@ -182,7 +182,41 @@ def check_understanding_contract(
         "two identical understand() calls gave different results"
     )
     assert adapter.understand([], settings) == [], "understand([]) must return []"
+    check_prepared(adapter, requests, settings, first)
     return adapter
+
+
+def check_prepared(
+    adapter: Adapter,
+    requests: Sequence[UnderstandRequest],
+    settings: GenerationSettings,
+    expected: Sequence[UnderstandResponse],
+) -> None:
+    """`Adapter.prepare` in another thread (as the pipelined engine calls it), then
+    `Adapter.understand_prepared`, answers exactly as `understand` did (`expected`).
+
+    A transformers family that keeps the shared ``understand`` must really prepare ahead (its
+    processor outputs in ``inputs``); any other adapter may fall back to preparing nothing.
+    """
+    import threading
+
+    from mllmbench.adapters.hf import HFVisionLanguageAdapter
+
+    box: list[Any] = []
+    worker = threading.Thread(target=lambda: box.append(adapter.prepare(list(requests))))
+    worker.start()
+    worker.join()
+    assert box, "prepare() raised in a worker thread (see the thread's traceback above)"
+    prepared = box[0]
+    if (
+        isinstance(adapter, HFVisionLanguageAdapter)
+        and type(adapter).understand is HFVisionLanguageAdapter.understand
+    ):
+        assert prepared.inputs is not None, f"adapter {adapter.name!r} prepared nothing ahead"
+    got = adapter.understand_prepared(prepared, settings)
+    assert [_comparable(r) for r in got] == [_comparable(r) for r in expected], (
+        "understand_prepared(prepare(batch)) differs from understand(batch)"
+    )
 
 
 def _default_direct_inputs(processor: Any, prompt: str, images: list[Image]) -> Mapping[str, Any]:

@@ -171,6 +171,13 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="run directory (default ./runs/<adapter>-<model>-<hash>)")
     parser.add_argument("--fail-fast", action="store_true", help="stop at the first failed sample")
     parser.add_argument(
+        "--no-pipeline",
+        dest="pipeline",
+        action="store_false",
+        help="run batches one after another in dataset order (default: prepare the next batch while "
+        "one generates, length-sorted inside windows; the same answers)",
+    )
+    parser.add_argument(
         "--response-cache",
         action="store_true",
         help="reuse responses cached by earlier runs (same checkpoint, prompt, images, settings)",
@@ -203,7 +210,7 @@ def parse_data_args(values: list[str]) -> tuple[str | None, tuple[tuple[str, str
 CONFIG_ARGS = (
     "limit", "batch_size", "device", "dtype", "seed", "max_new_tokens", "steps", "guidance",
     "temperature", "top_k", "image_size", "fid_extractor", "fid_mode", "clip_model",
-    "trust_remote_code", "fail_fast", "response_cache", "prompt_format", "api_key_env",
+    "trust_remote_code", "fail_fast", "pipeline", "response_cache", "prompt_format", "api_key_env",
     "concurrency", "request_timeout", "max_retries", "serve", "video_frames", "video_fps",
 )  # fmt: skip
 """`run` options that are `RunConfig` fields of the same name."""
