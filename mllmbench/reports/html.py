@@ -54,6 +54,14 @@ class MetricRow:
 
 
 @dataclass(frozen=True)
+class CountRow:
+    """One suite's sample counts across runs: ``8 of 10 scored, 2 failed, 1 unparsed``."""
+
+    suite: str
+    cells: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SampleView:
     """One sample shown next to its references and each run's prediction."""
 
@@ -114,6 +122,8 @@ class ReportView:
     """Text-to-image prompts with reference and generated images."""
     unified: tuple[UnifiedRow, ...] = field(default_factory=tuple)
     """Models whose understanding and generation metrics are both present."""
+    counts: tuple[CountRow, ...] = field(default_factory=tuple)
+    """Per suite: samples scored, failed (never scored) and unparsed (scored wrong)."""
 
 
 def _fmt(metric: str, mv: dict[str, Any]) -> str:
@@ -127,6 +137,16 @@ def _fmt(metric: str, mv: dict[str, Any]) -> str:
     context = mv.get("context") or {}
     where = f", {context['device_name']}" if context.get("device_name") else ""
     return f"{text} (n={mv.get('n')}{where})"
+
+
+def _counts(res: dict[str, Any] | None) -> str:
+    """``8 of 10 scored, 2 failed, 1 unparsed`` for one suite of one run ('' when absent)."""
+    if not res:
+        return ""
+    return (
+        f"{res.get('n_done', 0)} of {res.get('n_samples', 0)} scored, {res.get('n_errors', 0)} failed, "
+        f"{res.get('n_unparsed', 0)} unparsed"
+    )
 
 
 def report_labels(runs: Sequence[dict[str, Any]]) -> list[str]:
@@ -207,6 +227,10 @@ def build_view(run_dirs: Sequence[Path], *, samples_per_suite: int = SAMPLES_PER
             hib = next(mv for mv in mvs if mv).get("higher_is_better", True)
             best = (max if hib else min)(scored, key=lambda t: t[1])[0]
         rows.append(MetricRow(suite, metric, cells, best))
+    counts = tuple(
+        CountRow(suite, tuple(_counts(run.get("suites", {}).get(suite)) for run in runs))
+        for suite in dict.fromkeys(s for run in runs for s in run.get("suites", {}))
+    )
     notes = tuple(
         f"{label}: {suite}: {metric} unavailable: {note}"
         for label, run in zip(labels, runs, strict=True)
@@ -257,6 +281,7 @@ def build_view(run_dirs: Sequence[Path], *, samples_per_suite: int = SAMPLES_PER
         notes=notes,
         gallery=tuple(build_gallery(run_dirs, labels, per_run)),
         unified=tuple(build_unified(runs, labels)),
+        counts=counts,
     )
 
 

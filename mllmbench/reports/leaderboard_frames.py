@@ -70,7 +70,7 @@ def load_suite_runs(run_dirs: Iterable[Path]) -> pd.DataFrame:
 
     Columns: ``run_dir``, ``run_id``, ``status``, ``suite``, ``requires``, ``suite_version``,
     ``dataset_fingerprint``, ``dataset_path``, ``metric_versions`` and ``scoring`` (sorted JSON),
-    ``n_samples``, ``n_errors``, ``sample_set`` (digest of the sample ids in ``samples.jsonl``),
+    ``n_samples``, ``n_errors``, ``n_unparsed``, ``sample_set`` (digest of the sample ids in ``samples.jsonl``),
     ``wall_seconds``, ``output_tokens`` (the suite's own timing), ``memory_mib``, ``memory_source``,
     ``device_name``, ``capabilities`` (comma-separated).
     """
@@ -99,6 +99,7 @@ def load_suite_runs(run_dirs: Iterable[Path]) -> pd.DataFrame:
                     "scoring": json.dumps(res.scoring, sort_keys=True),
                     "n_samples": res.n_samples,
                     "n_errors": res.n_errors,
+                    "n_unparsed": res.n_unparsed,
                     "sample_set": sample_set_digest(ids.get(suite, set())),
                     "wall_seconds": timing.get("wall_seconds", timing.get("wall_seconds_this_session")),
                     "output_tokens": timing.get("output_tokens"),

@@ -94,6 +94,8 @@ class TableRow:
     rank: int | None
     cells: tuple[Cell, ...]
     n_errors: int
+    n_unparsed: int = 0
+    """Finished samples whose answer no rule could read (scored wrong)."""
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,7 @@ class RunSuiteView:
     dataset_path: str
     n_samples: int
     n_errors: int
+    n_unparsed: int
     metrics: tuple[MetricLine, ...]
     notes: tuple[str, ...]
     timing: tuple[tuple[str, str], ...]
@@ -252,6 +253,7 @@ def _suite_view(
         dataset_path=str(res.get("dataset", {}).get("path") or ""),
         n_samples=int(res.get("n_samples") or 0),
         n_errors=int(res.get("n_errors") or 0),
+        n_unparsed=int(res.get("n_unparsed") or 0),
         metrics=metrics,
         notes=tuple(f"{k}: {v}" for k, v in res.get("notes", {}).items()),
         timing=tuple(

@@ -257,7 +257,15 @@ def _table(
             Cell(c.text, c.sort, c.detail, c.title, "best" if best[col.name] == i else c.css)
             for col, c in zip(columns, cells_by_run[i], strict=True)
         ]
-        rows.append(TableRow(by_dir[r["run_dir"]], ranks[i], tuple(cells), int(r["n_errors"] or 0)))
+        rows.append(
+            TableRow(
+                by_dir[r["run_dir"]],
+                ranks[i],
+                tuple(cells),
+                int(r["n_errors"] or 0),
+                int(r.get("n_unparsed") or 0),
+            )
+        )
     rows.sort(key=lambda row: (row.rank is None, row.rank or 0))
     return SuiteTable(
         suite=suite,

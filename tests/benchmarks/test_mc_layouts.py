@@ -209,8 +209,8 @@ def test_mmbench_test_parquet_and_partial_answers(tmp_path: Path) -> None:
     suite = load_suite_class("mmbench")(tmp_path)
     samples = suite.load_samples()
     assert suite.is_test_split() and [s.meta["answer"] for s in samples] == [None, None]
-    path = suite.write_submission(tmp_path, samples, {"7": "B"})
-    assert path is not None and list(pd.read_excel(path)["prediction"].fillna("")) == ["B", ""]
+    path = suite.write_submission(tmp_path, samples, {"7": "B\x13\x00 x"})  # control characters: dropped
+    assert path is not None and list(pd.read_excel(path)["prediction"].fillna("")) == ["B x", ""]
     # a dev split with some answers missing is an error naming the row, not a test split
     rows[0]["answer"] = "A"
     write_parquet(tmp_path / "dev" / "en" / "dev-00000-of-00001.parquet", rows)

@@ -74,10 +74,11 @@ class MultipleChoiceSuite(Suite):
     @classmethod
     def default_data_dir(cls) -> Path:
         """None: these suites read the user's copy."""
+        layout = cls.layout()
         raise ConfigError(
             f"suite {cls.name!r} reads a local copy of {cls.title}, never a download: pass --data with "
             f"{' or '.join(cls.table_files)} from {VLMEVALKIT_TSV.format(name=cls.table_files[0])}"
-            + (f", or the {cls.layout().repo} parquet folder" if cls.layout() else "")
+            + (f", or the {layout.repo} parquet folder" if layout else "")
         )
 
     @classmethod
@@ -266,7 +267,8 @@ class MultipleChoiceSuite(Suite):
         self, folder: Path, samples: Sequence[Sample], outputs: Mapping[str, str]
     ) -> Path | None:
         """For a split without answers: ``<suite>_<table>_submission.xlsx`` in `folder`, the data's
-        columns (no image) in data order plus the raw ``prediction`` ("" for a failed sample)."""
+        columns (no image) in data order plus the raw ``prediction`` ("" for a failed sample;
+        control characters, which xlsx cannot hold, dropped)."""
         if self._answered is not False:
             return None
         import pandas as pd
@@ -291,8 +293,14 @@ class MultipleChoiceSuite(Suite):
             )
         _, path = self.source()
         target = Path(folder) / f"{self.name}_{path.stem}_submission.xlsx"
+        # xlsx cannot hold control characters (openpyxl refuses them): they are dropped
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        frame = pd.DataFrame(rows).map(
+            lambda v: ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v
+        )
         buf = io.BytesIO()
-        pd.DataFrame(rows).to_excel(buf, index=False)
+        frame.to_excel(buf, index=False)
         return write_bytes_atomic(target, buf.getvalue())
 
     def dataset_fingerprint(self) -> str:
