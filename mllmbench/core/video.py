@@ -185,6 +185,28 @@ def write_video(
     return p
 
 
+def write_audio(path: str | Path, waveform: Any, sample_rate: int = AUDIO_RATE) -> Path:
+    """Write a mono float32 waveform as ``.wav`` (16-bit PCM) or ``.flac``, by the suffix."""
+    import av
+    import numpy as np
+
+    p = Path(path)
+    codecs = {".wav": ("wav", "pcm_s16le", "s16"), ".flac": ("flac", "flac", "s16")}
+    if p.suffix not in codecs:
+        raise ValueError(f"write_audio writes .wav or .flac, not {p.suffix!r}")
+    container, codec, fmt = codecs[p.suffix]
+    p.parent.mkdir(parents=True, exist_ok=True)
+    pcm = (np.clip(np.asarray(waveform, dtype=np.float32), -1, 1) * 32767).astype(np.int16).reshape(1, -1)
+    with av.open(str(p), "w", format=container) as out:
+        stream: Any = out.add_stream(codec, rate=sample_rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(pcm, format=fmt, layout="mono")
+        frame.sample_rate = sample_rate
+        frame.pts = 0
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return p
+
+
 def _existing(path: str | Path) -> Path:
     p = Path(path)
     if not p.is_file():

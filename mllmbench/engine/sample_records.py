@@ -13,11 +13,13 @@ from mllmbench.suites.base import Metric, Sample, Suite
 
 
 def image_field(sample: Sample) -> str | list[str] | None:
-    """The sample's image path, a list for multi-image samples, its video path for a video-only
-    sample, None without either."""
+    """The sample's image path, a list for multi-image samples, its video (or audio) path for a
+    sample without images, None without any."""
     if not sample.image_paths:
         if sample.video is not None:
             return sample.video
+        if sample.audio is not None:
+            return sample.audio
         return None
     return sample.image_paths[0] if len(sample.image_paths) == 1 else list(sample.image_paths)
 

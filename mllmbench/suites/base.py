@@ -38,6 +38,9 @@ class Sample:
     video: str | None = None
     """Absolute path of the sample's video file, decoded by the runner with the run's
     frame-sampling policy (`mllmbench.core.video`); None for image-only samples."""
+    audio: str | None = None
+    """Absolute path of the sample's audio file, decoded by the runner to mono 16 kHz
+    (`mllmbench.core.video.decode_audio`); None without one."""
 
 
 @dataclass(frozen=True)

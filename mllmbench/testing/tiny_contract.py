@@ -12,6 +12,8 @@ On top of the understanding and generation contracts:
 * `check_blind_adapter`: an understanding adapter with connector ``none`` (a text-only baseline)
   declares that the image never reaches its model; the contract holds it to that instead: the
   same answer for every image and no image tokens;
+* `check_transcriber`: an adapter that reads audio only (``whisper``): batch 1 equals batch N on
+  synthetic waveforms, the transcript depends on the sound, a request without audio is refused;
 * `check_registered_adapter`: all of it for one registered class and its tiny checkpoint.
 """
 
@@ -146,9 +148,11 @@ def check_registered_adapter(adapter_cls: type[Adapter], tiny_dir: Path) -> list
     Returns the loaded adapters (one per capability checked); the caller closes them.
     """
     loaded: list[Adapter] = []
-    assert adapter_cls.capabilities & (Capability.UNDERSTAND | Capability.GENERATE), (
-        f"adapter {adapter_cls.name!r} declares neither UNDERSTAND nor GENERATE"
+    assert adapter_cls.capabilities & (Capability.UNDERSTAND | Capability.GENERATE | Capability.AUDIO), (
+        f"adapter {adapter_cls.name!r} declares neither UNDERSTAND, GENERATE nor AUDIO"
     )
+    if adapter_cls.capabilities == Capability.AUDIO:
+        return [check_transcriber(adapter_cls, tiny_dir)]
     if Capability.UNDERSTAND in adapter_cls.capabilities and adapter_cls.connector is Connector.NONE:
         loaded.append(check_blind_adapter(adapter_cls, tiny_dir))
     elif Capability.UNDERSTAND in adapter_cls.capabilities:
@@ -200,4 +204,47 @@ def check_blind_adapter(adapter_cls: type[Adapter], tiny_dir: Path) -> Adapter:
         "a connector-none adapter answered differently for different images"
     )
     assert all(r.usage.image_tokens == 0 for r in responses), "a connector-none adapter counted image tokens"
+    return adapter
+
+
+def synthetic_audios(n: int = 3) -> list[Any]:
+    """`n` different 1-second 16 kHz waveforms: tones of rising pitch, every other one with noise."""
+    import numpy as np
+
+    from mllmbench.core.types import Audio
+
+    t = np.arange(16_000) / 16_000
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        wave = 0.4 * np.sin(2 * np.pi * (300 + 350 * i) * t) + (0.1 * rng.normal(size=t.size) if i % 2 else 0)
+        out.append(Audio(waveform=wave.astype(np.float32), sample_rate=16_000, source=f"synthetic{i}"))
+    return out
+
+
+def check_transcriber(adapter_cls: type[Adapter], tiny_dir: Path) -> Adapter:
+    """The contract of an audio-only adapter: registered, lazy, `info` filled, batch 1 = batch N,
+    transcripts that depend on the audio, and a request without audio refused. Returns it loaded."""
+    import pytest
+
+    from mllmbench.core.errors import ConfigError
+
+    assert adapter_cls.description, f"{adapter_cls.__name__}.description is empty"
+    check_registered(adapter_cls)
+    adapter = check_lazy_load(adapter_cls, tiny_dir)
+    info = adapter.info
+    assert info.name == adapter_cls.name and info.capabilities == Capability.AUDIO, f"info: {info}"
+    assert info.parameters.get("total", 0) > 0 and info.checkpoint_hash, f"info: {info}"
+    requests = [
+        UnderstandRequest(f"a{i}", (), "Transcribe.", audios=(audio,))
+        for i, audio in enumerate(synthetic_audios())
+    ]
+    together = adapter.understand(requests, UNDERSTAND_SETTINGS)
+    alone = [adapter.understand([r], UNDERSTAND_SETTINGS)[0] for r in requests]
+    key = [(r.text, r.usage.output_tokens) for r in together]
+    assert key == [(r.text, r.usage.output_tokens) for r in alone], "batch 1 and batch N differ"
+    assert len({r.text for r in together}) > 1, "every audio gave the same transcript"
+    assert all(1 <= r.usage.output_tokens <= UNDERSTAND_SETTINGS.max_new_tokens for r in together)
+    with pytest.raises(ConfigError):
+        adapter.understand([UnderstandRequest("none", (), "Transcribe.")], UNDERSTAND_SETTINGS)
     return adapter
