@@ -87,6 +87,10 @@ def read_table_rows(path: Path) -> list[dict[str, Any]]:
 
     if not path.is_file():
         raise InputError(f"{path}: file not found")
+    if path.suffix.lower() not in (".tsv", ".csv", ".xlsx", ".xls"):
+        raise InputError(
+            f"{path}: unknown layout: expected a VLMEvalKit table (.tsv or .xlsx) or an lmms-eval .parquet file"
+        )
     try:
         if path.suffix.lower() in (".xlsx", ".xls"):
             frame = pd.read_excel(path, dtype=str)
