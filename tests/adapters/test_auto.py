@@ -3,7 +3,7 @@
 * On the tiny qwen2_vl, idefics3, mllama (and, with ``--prompt-format``, paligemma) checkpoints
   built by those families' recipes, its answers, prompts, token counts, connector and parameter
   groups equal the family adapter's.
-* On tiny checkpoints of seven model types with no family adapter (`auto_models.MODEL_TYPES`):
+* On tiny checkpoints of eight model types with no family adapter (`auto_models.MODEL_TYPES`):
   provenance and paradigm from the config, sane responses, batch 1 = batch N, answers that
   depend on the image, and the same answer as transformers called directly.
 """

@@ -1,4 +1,5 @@
-"""Video input through the HF adapters: qwen2_vl, qwen2_5_vl and ``auto`` on LLaVA-OneVision.
+"""Video input through the HF adapters: qwen2_vl, qwen2_5_vl and ``auto`` on LLaVA-OneVision and
+LLaVA-NeXT-Video.
 
 On tiny checkpoints (real classes and processors): batch 1 equals batch N, the answer equals
 transformers called directly with the recorded prompt and the same frames, every frame counts in
@@ -38,13 +39,14 @@ def requests(n: int = 3) -> list[UnderstandRequest]:
 
 
 @pytest.fixture(scope="module")
-def onevision(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return auto_models.build("llava_onevision", tmp_path_factory.mktemp("ov") / "llava_onevision")
+def auto_dir(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    root = tmp_path_factory.mktemp("auto-video")
+    return lambda model_type: auto_models.build(model_type, root / model_type)
 
 
-def _adapter(kind: str, tiny_checkpoint, onevision: Path):  # type: ignore[no-untyped-def]
-    if kind == "auto:llava_onevision":
-        return AutoAdapter(str(onevision))
+def _adapter(kind: str, tiny_checkpoint, auto_dir):  # type: ignore[no-untyped-def]
+    if kind.startswith("auto:"):
+        return AutoAdapter(str(auto_dir(kind.removeprefix("auto:"))))
     return load_adapter_class(kind)(str(tiny_checkpoint(kind)))
 
 
@@ -62,9 +64,9 @@ def _direct_inputs(video: Video):  # type: ignore[no-untyped-def]
     return make
 
 
-@pytest.mark.parametrize("kind", ["qwen2_vl", "qwen2_5_vl", "auto:llava_onevision"])
-def test_video_batching_fidelity_and_frame_tokens(kind: str, tiny_checkpoint, onevision: Path) -> None:  # type: ignore[no-untyped-def]
-    adapter = _adapter(kind, tiny_checkpoint, onevision)
+@pytest.mark.parametrize("kind", ["qwen2_vl", "qwen2_5_vl", "auto:llava_onevision", "auto:llava_next_video"])
+def test_video_batching_fidelity_and_frame_tokens(kind: str, tiny_checkpoint, auto_dir) -> None:  # type: ignore[no-untyped-def]
+    adapter = _adapter(kind, tiny_checkpoint, auto_dir)
     adapter.load()
     try:
         batch = requests(3)
@@ -77,7 +79,8 @@ def test_video_batching_fidelity_and_frame_tokens(kind: str, tiny_checkpoint, on
             assert usage.video_frames == 4 and usage.to_dict()["video_frames"] == 4
             assert 0 < usage.image_tokens < usage.input_tokens
         # Every frame counts: twice the frames, twice the video positions (Qwen: 2 frames per
-        # temporal patch; OneVision: the same pooled grid per frame, plus one newline position).
+        # temporal patch; OneVision: the same pooled grid per frame, plus one newline position;
+        # NeXT-Video: the pooled grid per frame).
         [four] = adapter.understand([UnderstandRequest("a", (), "Q?", videos=(clip(0, 4),))], SETTINGS)
         [eight] = adapter.understand([UnderstandRequest("b", (), "Q?", videos=(clip(0, 8),))], SETTINGS)
         per_extra = eight.usage.image_tokens - four.usage.image_tokens

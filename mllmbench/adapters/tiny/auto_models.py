@@ -85,6 +85,50 @@ def llava_onevision(out_dir: Path, seed: int) -> Path:
     return save(out_dir, _seeded_model(LlavaOnevisionForConditionalGeneration, config, seed), processor)
 
 
+def llava_next_video(out_dir: Path, seed: int) -> Path:
+    """LLaVA-NeXT-Video: CLIP tower, MLP projector, Llama LM; one 32px tile per image, and each
+    video frame's 4x4 patch grid average-pooled with stride 2 to 2x2 tokens."""
+    from transformers import (
+        LlamaConfig,
+        LlavaNextImageProcessor,
+        LlavaNextVideoConfig,
+        LlavaNextVideoForConditionalGeneration,
+        LlavaNextVideoProcessor,
+        LlavaNextVideoVideoProcessor,
+    )
+
+    from mllmbench.adapters.tiny.vision_towers import clip_vision_config
+
+    tokenizer = build_tiny_tokenizer(
+        extra_special_tokens={"image_token": "<image>", "video_token": "<video>"}
+    )
+    grid = [[IMAGE_SIZE, IMAGE_SIZE]]
+    size = {"shortest_edge": IMAGE_SIZE}
+    crop = {"height": IMAGE_SIZE, "width": IMAGE_SIZE}
+    processor = LlavaNextVideoProcessor(
+        image_processor=LlavaNextImageProcessor(size=size, crop_size=crop, image_grid_pinpoints=grid),
+        video_processor=LlavaNextVideoVideoProcessor(size=size, crop_size=crop),
+        tokenizer=tokenizer,
+        chat_template=chat_template("<image>", video="<video>"),
+        patch_size=PATCH_SIZE,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+    )
+    config = LlavaNextVideoConfig(
+        vision_config=clip_vision_config(),
+        text_config=LlamaConfig(**lm_dims(tokenizer)),
+        image_token_index=_id(tokenizer, "<image>"),
+        video_token_index=_id(tokenizer, "<video>"),
+        image_grid_pinpoints=grid,
+        vision_feature_layer=-1,
+        vision_feature_select_strategy="default",
+        spatial_pool_stride=2,
+        image_seq_length=(IMAGE_SIZE // PATCH_SIZE) ** 2,
+        video_seq_length=((IMAGE_SIZE // PATCH_SIZE) // 2) ** 2,
+    )
+    return save(out_dir, _seeded_model(LlavaNextVideoForConditionalGeneration, config, seed), processor)
+
+
 def gemma3(out_dir: Path, seed: int) -> Path:
     """Gemma 3: SigLIP tower, average pooling to 4 tokens + linear projection, Gemma 3 LM."""
     from transformers import (
@@ -336,6 +380,7 @@ def aria(out_dir: Path, seed: int) -> Path:
 
 BUILDERS: dict[str, Callable[[Path, int], Path]] = {
     "llava_onevision": llava_onevision,
+    "llava_next_video": llava_next_video,
     "gemma3": gemma3,
     "mistral3": mistral3,
     "smolvlm": smolvlm,
