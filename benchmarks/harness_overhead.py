@@ -58,7 +58,7 @@ def build_mid_llava(out_dir: Path, *, seed: int = 0) -> Path:
         LlavaProcessor,
     )
 
-    from mllmbench.adapters.llava import LLAVA_15_CHAT_TEMPLATE
+    from mllmbench.adapters.tiny.chat_templates import LLAVA_15_CHAT_TEMPLATE
     from mllmbench.adapters.tiny_tokenizer import build_tiny_tokenizer
 
     tokenizer = build_tiny_tokenizer(extra_special_tokens={"image_token": "<image>"})
