@@ -27,6 +27,10 @@ tokens (``usage.image_tokens`` adds the video-token ids to the image-token ids) 
 ``usage.video_frames`` is the number of frames the sample sent. A request with videos sent to a
 family without the capability is refused, never answered from its text alone.
 
+Audio: a family with `Capability.AUDIO` (Qwen2-Audio) gets each request's waveforms as
+``{"type": "audio"}`` chat items and ``processor(audio=, sampling_rate=)``
+(`render_audio_prompt`, `audio_processor_inputs`); other families refuse audio the same way.
+
 Every call also returns a `GenerationProfile` per sample (preprocessing, prefill, decode,
 vision + connector time and per-token times, see `mllmbench.core.profiling`).
 """
@@ -55,6 +59,7 @@ from mllmbench.core.errors import ConfigError, MissingResourceError
 from mllmbench.core.profiling import GenerateProfiler, weights_bytes
 from mllmbench.core.types import (
     AdapterInfo,
+    Audio,
     Capability,
     GenerationProfile,
     GenerationSettings,
@@ -311,8 +316,14 @@ class HFVisionLanguageAdapter(Adapter):
         with_video = any(request.videos for request in batch)
         if with_video and Capability.VIDEO not in self.capabilities:
             raise ConfigError(f"adapter {self.name!r} does not read video; the request has a video")
+        with_audio = any(request.audios for request in batch)
+        if with_audio and Capability.AUDIO not in self.capabilities:
+            raise ConfigError(f"adapter {self.name!r} does not read audio; the request has audio")
         images = [list(request.images) for request in batch]
-        if with_video:
+        if with_audio:
+            prompts = [self.render_audio_prompt(r.text, len(r.audios)) for r in batch]
+            inputs = self.audio_processor_inputs(prompts, [list(r.audios) for r in batch])
+        elif with_video:
             prompts = [self.render_video_prompt(r.text, len(r.images), len(r.videos)) for r in batch]
             inputs = self.video_processor_inputs(prompts, images, [list(r.videos) for r in batch])
         else:
@@ -394,6 +405,30 @@ class HFVisionLanguageAdapter(Adapter):
         """The prompt of a request with videos (families with `Capability.VIDEO` only): the chat
         template with ``{"type": "video"}`` items after the images, before the text."""
         return self._render_media_prompt(text, n_images, n_videos)
+
+    def render_audio_prompt(self, text: str, n_audios: int) -> str:
+        """The prompt of a request with audio (families with `Capability.AUDIO` only): the chat
+        template with ``{"type": "audio"}`` items before the text."""
+        content: list[dict[str, str]] = [{"type": "audio", "audio_url": ""} for _ in range(n_audios)]
+        content.append({"type": "text", "text": text})
+        missing = f"checkpoint {self.model_id!r} has no chat template; adapter {self.name!r} needs one"
+        return render_chat(self.processor, [{"role": "user", "content": content}], missing=missing)
+
+    def audio_processor_inputs(self, prompts: list[str], audios: list[list[Audio]]) -> Mapping[str, Any]:
+        """Model inputs for a batch with audio: ``processor(text=, audio=<flat waveforms>)``, padded."""
+        flat = [audio for sample in audios for audio in sample]
+        rates = {audio.sample_rate for audio in flat}
+        if len(rates) != 1:
+            raise ConfigError(
+                f"adapter {self.name!r}: audio of one batch must share a sample rate, got {sorted(rates)}"
+            )
+        return self.processor(  # type: ignore[no-any-return]
+            text=prompts,
+            audio=[audio.waveform for audio in flat],
+            sampling_rate=rates.pop(),
+            return_tensors="pt",
+            padding=True,
+        )
 
     def _render_media_prompt(self, text: str, n_images: int, n_videos: int) -> str:
         content: list[dict[str, str]] = [{"type": "image"} for _ in range(n_images)]
