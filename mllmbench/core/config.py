@@ -102,7 +102,7 @@ class RunConfig:
     fail_fast: bool = False
     pipeline: bool = True
     """Local adapters: prepare the next batch in a worker thread while the current one generates,
-    and sort samples by prompt length inside windows (`mllmbench.engine.pipeline`); outside the
+    and sort samples by prompt length (`mllmbench.engine.pipeline`); outside the
     run identity, since answers do not depend on it (``--no-pipeline``: one batch after another)."""
     response_cache: bool = False
     """Reuse responses cached by earlier runs of the same checkpoint, prompt, images and settings."""

@@ -8,11 +8,12 @@ Two things make a run faster than a plain batch-after-batch loop, without changi
   lines. Image decoding, the processor and ``generate`` all release the interpreter lock for
   their heavy parts, so on a machine with a spare core the preparation is hidden. At most one
   batch is prepared ahead.
-* **Length sorting** (`length_sorted`): inside each window of `SORT_WINDOW_BATCHES` batches the
-  samples are ordered by prompt length, so a batch holds prompts of similar length and pads
-  less. Sorting is stable and deterministic, and the sample log is folded back into dataset
-  order when the run ends (`mllmbench.core.samplelog.consolidate`), so results come back in
-  the original order; greedy answers do not depend on the batch a sample ran in.
+* **Length sorting** (`length_sorted`): the samples are ordered by prompt length, longest
+  first, so a batch holds prompts of similar length and pads less, and the largest batch runs
+  first, where running out of memory shows at once (as lmms-eval's ``Collator`` orders them).
+  Sorting is stable and deterministic, and the sample log is folded back into dataset order
+  when the run ends (`mllmbench.core.samplelog.consolidate`), so results come back in the
+  original order; greedy answers do not depend on the batch a sample ran in.
 
 What each timing then measures is documented in docs/architecture.md ("The pipelined engine").
 """
@@ -28,10 +29,6 @@ from mllmbench.suites.base import Sample
 T = TypeVar("T")
 R = TypeVar("R")
 
-SORT_WINDOW_BATCHES = 8
-"""Samples are length-sorted inside windows of this many batches: wide enough to group similar
-lengths, narrow enough that a crash or Ctrl-C leaves few samples half-way through a window."""
-
 
 def prompt_length(sample: Sample) -> tuple[int, int]:
     """The sort key: (images and videos, characters of the text).
@@ -42,18 +39,14 @@ def prompt_length(sample: Sample) -> tuple[int, int]:
     return (len(sample.image_paths) + (sample.video is not None), len(sample.text))
 
 
-def length_sorted(
-    samples: Sequence[Sample], batch_size: int, window_batches: int = SORT_WINDOW_BATCHES
-) -> list[Sample]:
-    """`samples`, sorted by `prompt_length` inside consecutive windows of `window_batches`
-    batches (stable: equal keys keep their order). Batch size 1 keeps the order as it is."""
+def length_sorted(samples: Sequence[Sample], batch_size: int) -> list[Sample]:
+    """`samples` by `prompt_length`, longest first (stable: equal keys keep their order).
+
+    Batch size 1 keeps the order as it is: there is no padding to save.
+    """
     if batch_size <= 1:
         return list(samples)
-    window = batch_size * max(1, window_batches)
-    out: list[Sample] = []
-    for start in range(0, len(samples), window):
-        out.extend(sorted(samples[start : start + window], key=prompt_length))
-    return out
+    return sorted(samples, key=prompt_length, reverse=True)
 
 
 def prefetch(items: Iterable[T], prepare: Callable[[T], R], *, overlap: bool = True) -> Iterator[tuple[T, R]]:

@@ -197,7 +197,7 @@ class Runner:
 
         A plan with warm-up batches is a measurement (the efficiency suite): it runs as planned,
         one batch at a time, so no preparation overlaps a measured call. Image generation is
-        not pipelined either. Otherwise the samples are length-sorted inside windows first.
+        not pipelined either. Otherwise the samples are length-sorted first (longest first).
         """
         size = self.config.batch_size
         planned = suite.plan_batches(samples, size)

@@ -19,18 +19,17 @@ def _sample(i: int, text: str, images: int = 1) -> Sample:
     return Sample(str(i), tuple(f"/img/{i}-{k}.png" for k in range(images)), text)
 
 
-def test_length_sorted_sorts_inside_windows_only_and_is_stable() -> None:
+def test_length_sorted_puts_the_longest_first_and_is_stable() -> None:
     texts = ["x" * n for n in (5, 1, 3, 1, 9, 2, 2, 7)]
     samples = [_sample(i, t) for i, t in enumerate(texts)]
-    out = length_sorted(samples, batch_size=2, window_batches=2)  # windows of 4 samples
-    assert [s.sample_id for s in out] == ["1", "3", "2", "0", "5", "6", "7", "4"]
-    assert sorted(s.sample_id for s in out) == sorted(s.sample_id for s in samples)
+    out = length_sorted(samples, batch_size=2)
+    assert [s.sample_id for s in out] == ["4", "7", "0", "2", "5", "6", "1", "3"]
 
 
 def test_length_sorted_puts_image_count_before_text_length_and_keeps_batch_1() -> None:
-    samples = [_sample(0, "short", images=2), _sample(1, "a much longer text", images=1)]
+    samples = [_sample(0, "a much longer text", images=1), _sample(1, "short", images=2)]
     assert [s.sample_id for s in length_sorted(samples, batch_size=2)] == ["1", "0"]
-    assert prompt_length(samples[0]) == (2, 5)
+    assert prompt_length(samples[1]) == (2, 5)
     assert length_sorted(samples, batch_size=1) == samples
 
 
@@ -101,14 +100,15 @@ def test_pipelined_batch_8_equals_batch_1_in_dataset_order(
     assert [r["output"] for r in lines] == [r["output"] for r in batch1]
     assert [r["tokens"] for r in lines] == [r["tokens"] for r in batch1]
     assert all(r["error"] is None for r in lines)
-    # the batches were length-sorted: 20 samples in one window, so the batches hold prompts of
-    # ascending length, and every line says its preprocessing ran ahead, in the worker
+    # the batches were length-sorted, longest first, so each batch's prompts are all longer than
+    # the next batch's; and every line says its preprocessing ran ahead, in the worker
     by_batch: dict[float, list[int]] = {}
     for r in lines:
         assert r["timing"]["preprocess_ahead"] is True
         assert r["timing"]["preprocess_seconds"] > 0
         by_batch.setdefault(r["timing"]["batch_seconds"], []).append(r["tokens"]["input"])
     spans = sorted((min(v), max(v)) for v in by_batch.values())
+    assert len(spans) == 3
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), spans
 
 

@@ -175,7 +175,7 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
         dest="pipeline",
         action="store_false",
         help="run batches one after another in dataset order (default: prepare the next batch while "
-        "one generates, length-sorted inside windows; the same answers)",
+        "one generates, length-sorted; the same answers)",
     )
     parser.add_argument(
         "--response-cache",
