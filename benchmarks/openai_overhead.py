@@ -11,6 +11,11 @@ one batch of all requests (its retries armed but unused, its timings recorded).
     python benchmarks/openai_overhead.py --serve "transformers serve DIR --port 8000 --device cpu" \\
         --base-url http://127.0.0.1:8000/v1 --model DIR --requests 32 --concurrency 4
 
+``--quick`` (16 requests, 3 rounds) without ``--base-url`` serves the tiny LLaVA itself with
+``transformers serve`` on a free local port (the serve extra: fastapi, uvicorn):
+
+    python benchmarks/openai_overhead.py --quick --out benchmarks/results/openai_overhead_cpu.json
+
 Writes the figures as JSON to ``--out`` (default: print only).
 """
 
@@ -19,8 +24,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import shlex
+import socket
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -90,17 +99,48 @@ def measure(args: argparse.Namespace) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line; ``--quick`` without ``--base-url`` serves the tiny LLaVA itself."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--base-url", required=True)
-    parser.add_argument("--model", required=True)
+    parser.add_argument("--base-url", help="the server (required unless --quick)")
+    parser.add_argument("--model", help="the server's model id (required with --base-url)")
     parser.add_argument("--serve", help="start this server command first (stopped at the end)")
-    parser.add_argument("--requests", type=int, default=32)
+    parser.add_argument("--quick", action="store_true", help="16 requests, 3 rounds; serves the tiny LLaVA")
+    parser.add_argument("--requests", type=int)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--max-new-tokens", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
+    if args.base_url is None and not args.quick:
+        parser.error("--base-url is required (or --quick, which serves the tiny LLaVA itself)")
+    if args.base_url is not None and args.model is None:
+        parser.error("--model is required with --base-url (the server's model id)")
+    args.requests = args.requests or (16 if args.quick else 32)
+    args.repeats = args.repeats or 3
+    return args
+
+
+def serve_tiny_llava(args: argparse.Namespace) -> None:
+    """Point `args` at a `transformers serve` of the tiny LLaVA on a free port, CPU, float32."""
+    from mllmbench.engine.tiny_checkpoints import ensure_tiny
+
+    model = ensure_tiny("llava", Path(tempfile.mkdtemp(prefix="mllmbench-openai-overhead-")) / "tiny-llava")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    cli = Path(sys.executable).with_name("transformers")
+    args.serve = shlex.join([
+        str(cli), "serve", str(model), "--host", "127.0.0.1", "--port", str(port),
+        "--device", "cpu", "--dtype", "float32", "--log-level", "warning",
+    ])  # fmt: skip
+    args.base_url, args.model = f"http://127.0.0.1:{port}/v1", str(model)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.base_url is None:
+        serve_tiny_llava(args)
     server = None
     if args.serve:
         server = ServerProcess(args.serve)
@@ -112,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if server is not None:
             server.stop()
+    figures["load_average_at_end"] = os.getloadavg()
+    figures["cpu_count"] = os.cpu_count()
     text = json.dumps(figures, indent=2)
     print(text)
     if args.out:
