@@ -7,6 +7,7 @@ device or dtype name (and CUDA on a machine without it) before anything heavy lo
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -14,11 +15,21 @@ from mllmbench.core.device import DTYPES, check_dtype, resolve_device
 
 __all__ = ["DTYPES", "WEIGHT_SUFFIXES", "check_device_and_dtype", "checkpoint_hash", "resolve_checkpoint"]
 from mllmbench.core.errors import ConfigError
-from mllmbench.core.hashing import tree_sha256
+from mllmbench.core.hashing import json_sha256, tree_sha256
+from mllmbench.core.jsonio import read_json, write_json_atomic
+from mllmbench.core.paths import cache_root
 from mllmbench.core.zoo_paths import is_zoo_model, resolve_zoo_model
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 """Files that `checkpoint_hash` reads."""
+
+HASH_MEMO_FILE = "checkpoint-hashes.json"
+"""In the user cache: `checkpoint_hash` results keyed by the path, size, mtime and inode of every
+weight file, so a large checkpoint is read once and not again before every run's first batch."""
+HASH_MEMO_ENTRIES = 64
+"""The memo keeps the most recent entries only."""
+
+log = logging.getLogger(__name__)
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
@@ -45,10 +56,49 @@ def resolve_checkpoint(model: str) -> Path | None:
 def checkpoint_hash(directory: Path) -> str | None:
     """``sha256:<hex>`` over the weight files of `directory` (names and bytes, sorted by name).
 
-    Returns ``None`` when the directory holds no weight file (see `WEIGHT_SUFFIXES`).
+    Returns ``None`` when the directory holds no weight file (see `WEIGHT_SUFFIXES`). The result
+    is remembered in the user cache (`HASH_MEMO_FILE`) under the files' stat (path, size,
+    modification time in ns, inode), as build tools and git's index trust a file unchanged; a
+    rewritten or replaced file is hashed again.
     """
-    digest = tree_sha256(directory, suffixes=WEIGHT_SUFFIXES)
-    return None if digest is None else "sha256:" + digest
+    root = Path(directory)
+    stamp = [
+        [p.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns, st.st_ino]
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES)
+        for st in (p.stat(),)
+    ]
+    if not stamp:
+        return None
+    key = json_sha256({"root": str(root.resolve()), "files": stamp})
+    memo_path = cache_root() / HASH_MEMO_FILE
+    memo = _read_memo(memo_path)
+    if key in memo:
+        return memo[key]
+    digest = tree_sha256(root, suffixes=WEIGHT_SUFFIXES)
+    if digest is None:
+        return None
+    value = "sha256:" + digest
+    memo.pop(key, None)
+    memo[key] = value
+    try:
+        write_json_atomic(memo_path, dict(list(memo.items())[-HASH_MEMO_ENTRIES:]))
+    except OSError as exc:  # a read-only cache only costs the next run the hashing
+        log.debug("cannot remember the checkpoint hash in %s: %s", memo_path, exc)
+    return value
+
+
+def _read_memo(path: Path) -> dict[str, str]:
+    """The memo's entries; empty when it is missing or unreadable (then it is rewritten)."""
+    if not path.exists():
+        return {}
+    try:
+        data = read_json(path, what="checkpoint hash memo")
+    except Exception:  # noqa: BLE001 - a damaged memo is only a lost shortcut
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def check_device_and_dtype(device: str, dtype: str) -> None:
