@@ -68,14 +68,14 @@ class Timed:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The command line (``--quick``: 3 rounds, 32 mid-size questions)."""
+    """The command line (``--quick``: 3 rounds, 64 mid-size questions)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--case", default="tiny,mid", help="comma-separated: tiny, mid")
     parser.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated subset of {PATHS}")
-    parser.add_argument("--quick", action="store_true", help="3 rounds, 32 mid-size questions")
+    parser.add_argument("--quick", action="store_true", help="3 rounds, 64 mid-size questions")
     parser.add_argument("--rounds", type=int, help="measured rounds (default 5; --quick 3)")
     parser.add_argument("--tiny-samples", type=int, default=300)
-    parser.add_argument("--mid-samples", type=int, help="default 64; --quick 32")
+    parser.add_argument("--mid-samples", type=int, help="default 128; --quick 64")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1, help="OMP/MKL threads of every child")
@@ -88,7 +88,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown or "harness" not in args.path_names or "bare" not in args.path_names:
         parser.error(f"unknown case or path {unknown}; --paths needs harness and bare")
     args.rounds = args.rounds or (3 if args.quick else 5)
-    args.mid_samples = args.mid_samples or (32 if args.quick else 64)
+    args.mid_samples = args.mid_samples or (64 if args.quick else 128)
     return args
 
 

@@ -114,7 +114,7 @@ def test_gpu_slug(gpu: ModuleType, name: str, slug: str) -> None:
 
 def test_engine_overhead_quick_arguments_and_commands(engine: ModuleType, tmp_path: Path) -> None:
     args = engine.parse_args(["--quick"])
-    assert (args.rounds, args.mid_samples, args.tiny_samples, args.threads) == (3, 32, 300, 1)
+    assert (args.rounds, args.mid_samples, args.tiny_samples, args.threads) == (3, 64, 300, 1)
     case = engine.Case("mid", tmp_path / "model", tmp_path / "data", 32, 8, 16)
     on = _run_config(engine.harness_cmd(case, tmp_path / "run", pipeline=True))
     off = _run_config(engine.harness_cmd(case, tmp_path / "run", pipeline=False))
@@ -139,3 +139,24 @@ def test_engine_overhead_agreement_and_results(engine: ModuleType, tiny_run: Pat
     assert json.loads(path.read_text())["cases"]["tiny"]["target"] == 0.9
     table = (tmp_path / "out" / "engine_overhead.md").read_text()
     assert "| tiny | >= 0.9 | 0.950 | 0.970 | nan | nan | 100% |" in table
+
+
+def test_lmms_eval_compare_arguments_and_prompt(tiny_llava: Path) -> None:
+    lmms = _script("lmms_eval_compare")
+    with pytest.raises(SystemExit):
+        lmms.parse_args([])  # where lmms-eval is installed must be given
+    assert lmms.parse_args(["--lmms-path", "/x", "--quick"]).rounds == 3
+    # llava_hf, given the script's template, sends the prompt the harness sends
+    from transformers import AutoProcessor
+
+    from mllmbench.adapters.llava import LlavaAdapter
+
+    text = "Is the red circle on the left?\nAnswer the question using a single word or phrase."
+    tokenizer = AutoProcessor.from_pretrained(tiny_llava).tokenizer
+    messages = [{"role": "user", "content": f"<image>\n{text}"}]
+    theirs = tokenizer.apply_chat_template(
+        messages, chat_template=lmms.LLAVA_15_STRING_TEMPLATE, tokenize=False, add_generation_prompt=True
+    )
+    adapter = LlavaAdapter(str(tiny_llava))
+    adapter.load()
+    assert theirs == adapter.render_prompt(text, 1)
