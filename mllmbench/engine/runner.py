@@ -166,13 +166,14 @@ class Runner:
         bar = _progress(total=len(mine), desc=suite.name, enabled=self.progress and dist.is_main)
         planned_batches, pipelined = self._batches(suite, mine)
 
-        def prepare(planned: PlannedBatch) -> BatchWork | None:
+        def prepare_ahead(planned: PlannedBatch) -> BatchWork | None:
+            """In the worker thread: the batch made ready for the adapter (None: done in the call)."""
             if planned.warmup or not pipelined:
                 return None
             return executor.prepare_batch(suite, planned.samples, ahead=True)
 
         try:
-            for planned, work in prefetch(planned_batches, prepare, overlap=pipelined):
+            for planned, work in prefetch(planned_batches, prepare_ahead, overlap=pipelined):
                 batch = list(planned.samples)
                 if planned.warmup:
                     executor.warm_up(batch)
