@@ -202,7 +202,7 @@ def build_mllama(seed: int) -> Built:
     )
     size = bb.IMAGE_SIZE
     processor = MllamaProcessor(
-        image_processor=MllamaImageProcessor(size={"height": size, "width": size}, max_image_tiles=4),
+        image_processor=MllamaImageProcessor(size={"height": size, "width": size}, max_image_tiles=1),
         tokenizer=tokenizer,
         chat_template=LLAMA_32_VISION_CHAT_TEMPLATE,
     )
@@ -216,7 +216,8 @@ def build_mllama(seed: int) -> Built:
             "attention_heads": bb.HEADS,
             "image_size": size,
             "patch_size": bb.PATCH_SIZE,
-            "max_num_tiles": 4,
+            "max_num_tiles": 1,
+            "supported_aspect_ratios": [[1, 1]],
             "intermediate_layers_indices": [0],
             "vision_output_dim": 2 * bb.VISION_WIDTH,
             "initializer_range": bb.INIT_RANGE,

@@ -12,7 +12,7 @@ from typing import Any
 
 from mllmbench.zoo import builders
 
-DEFAULT_STEPS = 600
+DEFAULT_STEPS = 1200
 BATCH_SIZE = 32
 LEARNING_RATE = 1e-3
 

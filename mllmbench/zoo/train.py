@@ -27,7 +27,7 @@ from mllmbench.zoo.members import BATCH_SIZE, LEARNING_RATE, Member, member
 log = logging.getLogger(__name__)
 
 RECIPE_FILE = "zoo.json"
-ZOO_VERSION = "1"
+ZOO_VERSION = "2"
 """Bumped whenever the training code changes what a recipe produces."""
 WARMUP_STEPS = 30
 FINAL_LR_FRACTION = 0.1
@@ -88,6 +88,8 @@ class TrainResult:
     out_dir: Path
     steps: int
     wall_seconds: float
+    cpu_seconds: float
+    """CPU time of the training process (all threads) over the training loop."""
     first_loss: float
     final_loss: float
     recipe_hash: str
@@ -157,7 +159,7 @@ def train_member(
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, n_steps))
     curve: list[list[float]] = []
     losses: list[float] = []
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     bar = tqdm(range(n_steps), desc=f"zoo {name}", unit="step", disable=not progress, file=sys.stderr)
     for step in bar:
         batch = batch_for_step(spec, adapter, step)
@@ -172,12 +174,13 @@ def train_member(
             curve.append([step, round(losses[-1], 4)])
             bar.set_postfix(loss=f"{losses[-1]:.3f}")
             log.info("zoo %s step %d/%d loss %.4f", name, step + 1, n_steps, losses[-1])
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     tail = losses[-min(20, len(losses)) :]
     result = TrainResult(
         out_dir=Path(out_dir),
         steps=n_steps,
         wall_seconds=wall,
+        cpu_seconds=cpu,
         first_loss=losses[0],
         final_loss=sum(tail) / len(tail),
         recipe_hash=recipe_hash(rec),
@@ -216,6 +219,7 @@ def _save(
             "matches_shipped_recipe": None if shipped_hash is None else shipped_hash == result.recipe_hash,
             "steps": result.steps,
             "wall_seconds": round(result.wall_seconds, 1),
+            "cpu_seconds": round(result.cpu_seconds, 1),
             "threads": threads,
             "machine": platform.processor() or platform.machine(),
             "torch": torch.__version__,
