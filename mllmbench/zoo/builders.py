@@ -58,12 +58,33 @@ def build_llava(seed: int) -> Built:
     return model, processor
 
 
+ZOO_LLM_CHAT_TEMPLATE = (
+    r"{% for message in messages %}"
+    r"{% if message['role'] != 'system' %}{{ message['role'].upper() + ': ' }}{% endif %}"
+    r"{% if message['content'] is string %}{{ message['content'] + ' ' }}"
+    r"{% else %}"
+    r"{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}"
+    r"{{ '<image>\n' }}{% endfor %}"
+    r"{% if message['role'] != 'assistant' %}"
+    r"{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
+    r"{{ content['text'] + ' '}}{% endfor %}"
+    r"{% else %}{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
+    r"{% generation %}{{ content['text'] + ' '}}{% endgeneration %}{% endfor %}{% endif %}"
+    r"{% endif %}"
+    r"{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
+)
+"""The zoo LLM's chat template: LLaVA-1.5's, which reads only list content (``[{"type": "text",
+...}]``), extended to plain-string content as text-only chat code sends it (the expert pipeline's
+text-LLM stage, `mllmbench.adapters.two_stage.TextLLMStage`): both forms of one message render the
+same text (``USER: <text> ASSISTANT:``), so the ``blind`` member's prompts are unchanged."""
+
+
 def build_blind(seed: int) -> Built:
     """The zoo LLM alone (Llama, LLaVA's chat template without the image): no vision at all."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer = bb.zoo_tokenizer()
-    tokenizer.chat_template = LLAVA_15_CHAT_TEMPLATE
+    tokenizer.chat_template = ZOO_LLM_CHAT_TEMPLATE
     with seeded(seed):
         model = LlamaForCausalLM(LlamaConfig(**bb.lm_dims(tokenizer)))
     return model, tokenizer

@@ -7,7 +7,9 @@ the evaluation prompts of the built-in suites (`VQA_PROMPT`, `CAPTION_PROMPT`), 
 member's own adapter (`render_prompt`), and the first turn goes through the adapter's own
 `processor_inputs` with the image, so the first turn of a training sequence is token for token
 what the adapter sends at evaluation time. Later turns are appended without the image. The loss
-is on the answers (and the end-of-turn token after each) only.
+is on the answers (and the end-of-turn token after each) only. A member that reads a caption
+instead of the pixels (``expert``) gets `context_caption` inside its first turn instead of the
+image (`mllmbench.zoo.packaging`).
 
 Images come from the Shapes generator with `TRAIN_SEED`; step ``s`` uses images
 ``s * batch + 1 .. (s + 1) * batch`` of that seed, so every step sees new images and the data
@@ -55,6 +57,18 @@ def conversation(seed: int, image_id: int) -> list[Turn]:
     return turns
 
 
+def context_caption(seed: int, image_id: int) -> str:
+    """One reference caption of image `image_id`, for a member that reads a caption instead of pixels.
+
+    Drawn as `conversation` draws its caption target (five captions of distinct styles from
+    `mllmbench.suites.shapes_captions.make_captions`, one of them chosen), from its own random
+    stream: the same distribution of captions the zoo captioner is trained to write.
+    """
+    scene = shapes_render.sample_scene(seed, image_id)
+    rng = shapes_render.scene_rng(seed, image_id, "zoo-context-caption")
+    return rng.choice(shapes_captions.make_captions(scene, rng, 5))
+
+
 def scene_image(seed: int, image_id: int) -> Any:
     """The rendered Shapes image (PIL, 128x128) of `(seed, image_id)`."""
     return shapes_render.render_scene(shapes_render.sample_scene(seed, image_id))
@@ -78,15 +92,16 @@ def answer_text(prompt: str, answer: str, end: str) -> str:
     return f"{lead}{answer}{end}"
 
 
-def encode(adapter: Any, image: Any, turns: Sequence[Turn], end: str) -> Encoded:
-    """Encode `turns` about `image` with `adapter`'s prompts and processor (see the module doc).
+def encode(adapter: Any, images: Sequence[Any], turns: Sequence[Turn], end: str) -> Encoded:
+    """Encode `turns` about `images` with `adapter`'s prompts and processor (see the module doc).
 
-    `adapter` is the member's adapter with its processor set; `end` is the end-of-turn token
-    text appended to every answer (the token the member's ``generate`` stops at).
+    `adapter` is the member's adapter with its processor set; `images` go with the first turn
+    (one Shapes image; none for a text-only stage); `end` is the end-of-turn token text appended
+    to every answer (the token the member's ``generate`` stops at).
     """
     tokenizer = adapter.tokenizer
-    first_prompt = adapter.render_prompt(turns[0].prompt, 1)
-    first = adapter.processor_inputs([first_prompt], [[image]])
+    first_prompt = adapter.render_prompt(turns[0].prompt, len(images))
+    first = adapter.processor_inputs([first_prompt], [list(images)])
     ids = [int(t) for t in first["input_ids"][0].tolist()]
     labels = [IGNORE] * len(ids)
     first_len = len(ids)

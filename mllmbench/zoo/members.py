@@ -1,4 +1,4 @@
-"""The zoo members: which builder, adapter and end-of-turn token each one uses.
+"""The zoo members: which builder, adapter, end-of-turn token and packaging each one uses.
 
 Every member shares the `mllmbench.zoo.backbone` sizes, the training data of
 `mllmbench.zoo.data` and the step budget `DEFAULT_STEPS`; only the connector differs.
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mllmbench.zoo import builders
+from mllmbench.zoo.packaging import Checkpoint, ExpertPipeline, Packaging
 
 DEFAULT_STEPS = 1200
 BATCH_SIZE = 32
@@ -38,6 +39,8 @@ class Member:
     init_seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
     """Member-specific recipe values (recorded in the recipe and its hash)."""
+    packaging: Packaging = Checkpoint()
+    """How the checkpoint is laid out and the training sequences encoded (`mllmbench.zoo.packaging`)."""
 
 
 MEMBERS: dict[str, Member] = {
@@ -94,6 +97,14 @@ MEMBERS: dict[str, Member] = {
             connector="adaption_prompt",
             build=builders.build_llama_adapter,
             description="gated adaption prompts in every layer + a projected global image feature",
+        ),
+        Member(
+            name="expert",
+            adapter="expert_pipeline",
+            connector="expert",
+            build=builders.build_blind,
+            description="the zoo llava captions the image; the zoo LLM answers from the caption text",
+            packaging=ExpertPipeline(captioner="llava", captioner_adapter="llava"),
         ),
     )
 }

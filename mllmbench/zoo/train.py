@@ -2,10 +2,15 @@
 
 `train_member` builds the member fresh (`Member.build` under its init seed), trains it with AdamW
 on the conversations of `mllmbench.zoo.data` (new images every step, loss on answers only), and
-writes ``save_pretrained`` fp16 safetensors plus the processor and `RECIPE_FILE` (recipe, its
-hash, measured wall time, threads, final loss, loss curve) into the output directory. The recipe
-hash covers everything that decides the weights; a run whose hash differs from the shipped
-member's is recorded as such (``shipped_recipe_hash``, ``matches_shipped_recipe``).
+writes fp16 safetensors plus the processor and `RECIPE_FILE` (recipe, its hash, measured wall
+time, threads, final loss, loss curve) into the output directory. The member's
+`Member.packaging` encodes the sequences and lays out the directory (one ``save_pretrained``
+folder, or the expert pipeline's ``pipeline.json``, ``llm/`` and ``captioner/``); the checkpoints
+of the members it includes (its parts: the given directories or the shipped ones) are copied into
+the output directory before training starts, and the recipe records the copies' identity.
+The recipe hash covers everything that decides the weights, and the parts' identity; a run whose
+hash differs from the shipped member's is recorded as such (``shipped_recipe_hash``,
+``matches_shipped_recipe``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import math
 import platform
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +29,10 @@ from mllmbench.core.hashing import json_sha256
 from mllmbench.core.jsonio import read_json, write_json_atomic
 from mllmbench.zoo import backbone, data
 from mllmbench.zoo.members import BATCH_SIZE, LEARNING_RATE, Member, member
+from mllmbench.zoo.packaging import RECIPE_FILE, Encoder
 
 log = logging.getLogger(__name__)
 
-RECIPE_FILE = "zoo.json"
 ZOO_VERSION = "2"
 """Bumped whenever the training code changes what a recipe produces."""
 WARMUP_STEPS = 30
@@ -36,11 +42,12 @@ WEIGHT_DECAY = 0.01
 LOG_EVERY = 10
 
 
-def recipe(spec: Member, steps: int | None = None) -> dict[str, Any]:
-    """Everything that decides the trained weights of `spec` (hashed into the recipe hash)."""
+def recipe(spec: Member, steps: int | None = None, parts: Mapping[str, Path] | None = None) -> dict[str, Any]:
+    """Everything that decides the trained weights of `spec` (hashed into the recipe hash), and
+    the identity of the parts it packages (`parts`: role -> directory; default the shipped ones)."""
     from mllmbench.suites.shapes import GENERATOR_VERSION
 
-    return {
+    common = {
         "zoo_version": ZOO_VERSION,
         "member": spec.name,
         "adapter": spec.adapter,
@@ -74,6 +81,7 @@ def recipe(spec: Member, steps: int | None = None) -> dict[str, Any]:
         },
         "options": spec.options,
     }
+    return {**common, **spec.packaging.recipe(spec.packaging.resolve_parts(spec.name, parts))}
 
 
 def recipe_hash(rec: dict[str, Any]) -> str:
@@ -95,19 +103,6 @@ class TrainResult:
     recipe_hash: str
 
 
-def bind_adapter(spec: Member, model: Any, processor: Any) -> Any:
-    """The member's adapter class wrapped around an in-memory model and processor.
-
-    Training reuses the adapter's own `render_prompt` and `processor_inputs`, so the training
-    sequences are built by exactly the code that prompts the model at evaluation time.
-    """
-    from mllmbench.adapters.registry import load_adapter_class
-
-    adapter = load_adapter_class(spec.adapter)(f"zoo:{spec.name}")
-    adapter._model, adapter._processor = model, processor  # noqa: SLF001 - in-memory, no from_pretrained
-    return adapter
-
-
 def _lr_factor(step: int, steps: int) -> float:
     if step < WARMUP_STEPS:
         return (step + 1) / WARMUP_STEPS
@@ -115,20 +110,12 @@ def _lr_factor(step: int, steps: int) -> float:
     return FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def batch_for_step(spec: Member, adapter: Any, step: int) -> dict[str, Any]:
+def batch_for_step(spec: Member, encoder: Encoder, step: int) -> dict[str, Any]:
     """The training batch of `step` (images ``step * BATCH_SIZE + 1 ..``, deterministic)."""
-    tokenizer = adapter.tokenizer
+    tokenizer = encoder.tokenizer
     end = spec.end_token if spec.end_token is not None else tokenizer.eos_token
     first = step * BATCH_SIZE + 1
-    items = [
-        data.encode(
-            adapter,
-            data.scene_image(data.TRAIN_SEED, image_id),
-            data.conversation(data.TRAIN_SEED, image_id),
-            end,
-        )
-        for image_id in range(first, first + BATCH_SIZE)
-    ]
+    items = [encoder.example(data.TRAIN_SEED, image_id, end) for image_id in range(first, first + BATCH_SIZE)]
     return data.collate(items, int(tokenizer.pad_token_id), spec.extend)
 
 
@@ -140,19 +127,26 @@ def train_member(
     threads: int | None = None,
     progress: bool = True,
     shipped_dir: Path | None = None,
+    parts: Mapping[str, Path] | None = None,
 ) -> TrainResult:
-    """Train member `name` from scratch and write its checkpoint into `out_dir` (see module doc)."""
+    """Train member `name` from scratch and write its checkpoint into `out_dir` (see module doc).
+
+    `parts`: checkpoints of the members it packages, by role (``{"captioner": DIR}`` for
+    ``expert``); a role left out takes the shipped member's directory as it is now.
+    """
     import torch
     from tqdm import tqdm
 
     spec = member(name)
-    rec = recipe(spec, steps)
+    sources = spec.packaging.resolve_parts(name, parts)
+    staged = spec.packaging.stage(Path(out_dir), sources)
+    rec = recipe(spec, steps, staged)
     n_steps = int(rec["steps"])
     if threads:
         torch.set_num_threads(threads)
     model, processor = spec.build(spec.init_seed)
     model.train()
-    adapter = bind_adapter(spec, model, processor)
+    encoder = spec.packaging.encoder(spec, model, processor)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=LEARNING_RATE, betas=(0.9, 0.98), weight_decay=WEIGHT_DECAY
     )
@@ -162,7 +156,7 @@ def train_member(
     start, cpu_start = time.perf_counter(), time.process_time()
     bar = tqdm(range(n_steps), desc=f"zoo {name}", unit="step", disable=not progress, file=sys.stderr)
     for step in bar:
-        batch = batch_for_step(spec, adapter, step)
+        batch = batch_for_step(spec, encoder, step)
         loss = model(**batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
@@ -185,27 +179,25 @@ def train_member(
         final_loss=sum(tail) / len(tail),
         recipe_hash=recipe_hash(rec),
     )
-    _save(model, processor, result, rec, curve, shipped_dir, torch.get_num_threads())
+    spec.packaging.save(result.out_dir, model, processor)
+    _write_record(result, rec, sources, curve, shipped_dir, torch.get_num_threads())
     return result
 
 
-def _save(
-    model: Any,
-    processor: Any,
+def _write_record(
     result: TrainResult,
     rec: dict[str, Any],
+    parts: Mapping[str, Path],
     curve: list[list[float]],
     shipped_dir: Path | None,
     threads: int,
 ) -> None:
-    """fp16 ``save_pretrained`` of model and processor, then `RECIPE_FILE` next to them."""
+    """`RECIPE_FILE` in the output directory: recipe, hash, where the parts were copied from,
+    timings, losses."""
     import torch
     import transformers
 
     out = result.out_dir
-    out.mkdir(parents=True, exist_ok=True)
-    model.eval().to(torch.float16).save_pretrained(out)
-    processor.save_pretrained(out)
     shipped_hash = None
     if shipped_dir is not None and (shipped_dir / RECIPE_FILE).is_file():
         shipped_hash = read_json(shipped_dir / RECIPE_FILE, what="zoo recipe").get("recipe_hash")
@@ -217,6 +209,7 @@ def _save(
             "recipe_hash": result.recipe_hash,
             "shipped_recipe_hash": shipped_hash,
             "matches_shipped_recipe": None if shipped_hash is None else shipped_hash == result.recipe_hash,
+            "parts": {role: str(path) for role, path in parts.items()},
             "steps": result.steps,
             "wall_seconds": round(result.wall_seconds, 1),
             "cpu_seconds": round(result.cpu_seconds, 1),

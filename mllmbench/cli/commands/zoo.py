@@ -2,7 +2,9 @@
 
 * ``zoo list [--json]``: every member with its adapter, ``--model`` value, connector, parameters
   per component, visual tokens per image, recipe and checkpoint size;
-* ``zoo train NAME|--all [--steps N] [--out DIR]``: reproduce a member from its recipe;
+* ``zoo train NAME|--all [--steps N] [--out DIR] [--captioner DIR]``: reproduce a member from its
+  recipe (``expert`` packages a trained captioner: the shipped ``llava`` unless ``--captioner``
+  names another checkpoint; with ``--all``, the ``llava`` trained in the same run);
 * ``zoo report [--out DIR]``: run every shipped member on the built-in suites, build the
   leaderboard site and print paired VQA tests against ``llava`` and ``blind``.
 """
@@ -28,6 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--steps", type=int, help="training steps (default: the recipe's)")
     train.add_argument("--out", type=Path, help="output folder (default: the cache's zoo/<name>)")
     train.add_argument("--threads", type=int, help="torch threads (the shipped recipes used 1)")
+    train.add_argument(
+        "--captioner",
+        type=Path,
+        metavar="DIR",
+        help="captioner checkpoint the expert member packages (default: the shipped zoo llava)",
+    )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     report = sub.add_parser("report", help="run every member and build the comparison leaderboard")
     report.add_argument("--out", type=Path, default=Path("zoo-report"), help="folder for runs and site")
@@ -69,8 +77,15 @@ def _train(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         raise ConfigError("--steps must be at least 1")
     names = list(MEMBERS) if args.all else [member(args.name).name]
+    given = {"captioner": args.captioner} if args.captioner else {}
+    trained: dict[str, Path] = {}
     for name in names:
         out = args.out / name if args.all and args.out else args.out or cache_root() / "zoo" / name
+        parts = given
+        if args.all:  # a member's parts: the directory given, else the one trained in this run
+            wanted = member(name).packaging.parts
+            parts = {role: given.get(role) or trained.get(source) for role, source in wanted.items()}
+            parts = {role: path for role, path in parts.items() if path is not None}
         result = train_member(
             name,
             out,
@@ -78,7 +93,9 @@ def _train(args: argparse.Namespace) -> int:
             threads=args.threads,
             progress=not args.no_progress,
             shipped_dir=zoo_checkpoints_dir() / name,
+            parts=parts,
         )
+        trained[name] = result.out_dir
         print(
             f"{name}: {result.steps} steps in {result.wall_seconds:.1f} s, loss {result.first_loss:.3f} -> "
             f"{result.final_loss:.3f}, recipe {result.recipe_hash[:19]}, written to {result.out_dir}"
