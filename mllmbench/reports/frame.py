@@ -76,7 +76,10 @@ def load_samples(paths: PathLike | Iterable[PathLike]) -> pd.DataFrame:
 
     Per-sample scores appear as ``score.<metric>`` columns, token counts as ``tokens.<kind>``,
     timings as ``timing.<field>`` and memory figures of the sample's adapter call as
-    ``memory.<field>``, so accuracy-per-cost is a DataFrame query.
+    ``memory.<field>``, so accuracy-per-cost is a DataFrame query. A generated image's record adds
+    its cost as ``generation.<field>`` (the scalar fields: ``steps``, ``nfe``,
+    ``guidance_multiplier``, ``sequential_calls``, ``image_tokens``...), its ``seed`` and
+    ``images_generated`` (how many image files it saved).
     """
     import pandas as pd
 
@@ -111,6 +114,14 @@ def load_samples(paths: PathLike | Iterable[PathLike]) -> pd.DataFrame:
                 row[f"memory.{name}"] = val
             for name, val in rec.get("meta", {}).items():
                 row[f"meta.{name}"] = val
+            for name, val in (rec.get("generation") or {}).items():
+                if not isinstance(val, dict | list):
+                    row[f"generation.{name}"] = val
+            if rec.get("seed") is not None:
+                row["seed"] = rec["seed"]
+            images = rec.get("generated_images")
+            if images:
+                row["images_generated"] = len(images) if isinstance(images, list) else 1
             rows.append(row)
     return pd.DataFrame(rows)
 

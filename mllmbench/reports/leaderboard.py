@@ -2,7 +2,8 @@
 
 Everything is plain Python over the DataFrames of `frame.load_metrics`, `frame.load_samples`
 and `leaderboard_frames`; the templates only loop and format. The comparability guards live
-in `leaderboard_tables`, the trade-off figures in `leaderboard_plots`, run pages in
+in `leaderboard_tables`, the trade-off figures in `leaderboard_plots` (understanding tables) and
+`leaderboard_generation` (generation tables: quality against images/s and sequential calls), run pages in
 `leaderboard_runs`, pairwise pages in `leaderboard_compare`, and writing the site in
 `leaderboard_site`.
 
@@ -22,7 +23,9 @@ from typing import Any
 from mllmbench.core.formatting import model_name
 from mllmbench.reports.frame import PathLike, find_run_dirs, load_metrics, load_samples, read_run
 from mllmbench.reports.leaderboard_frames import load_sample_extras, load_suite_runs
+from mllmbench.reports.leaderboard_generation import generation_costs, with_tradeoff
 from mllmbench.reports.leaderboard_model import (
+    PALETTE,
     IndexView,
     LeaderboardData,
     RunEntry,
@@ -34,8 +37,6 @@ from mllmbench.reports.leaderboard_model import (
 from mllmbench.reports.leaderboard_plots import with_plots
 from mllmbench.reports.leaderboard_tables import efficiency, suite_tables
 
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#8C6D31", "#000000")
-"""Okabe-Ito colours (colour-blind safe), given to paradigms in sorted order."""
 SECTIONS = (("understand", "Understanding"), ("generate", "Generation"))
 """Suites are grouped by the capability they require; a unified model has runs in both."""
 LABEL_CONFIG_KEYS = (
@@ -169,13 +170,17 @@ def build_index(data: LeaderboardData, entries: Sequence[RunEntry] | None = None
     by_dir = {e.run_dir: e for e in entries}
     order = {e.run_dir: i for i, e in enumerate(entries)}
     eff = efficiency(data.samples)
+    costs = generation_costs(data.samples)
     per_suite: dict[str, list[dict[str, Any]]] = {}
     for rec in data.suites.to_dict("records") if len(data.suites) else []:
         per_suite.setdefault(str(rec["suite"]), []).append(rec)
     tables: list[SuiteTable] = []
     for suite in sorted(per_suite):
         recs = sorted(per_suite[suite], key=lambda r: order[r["run_dir"]])
-        tables.extend(with_plots(t) for t in suite_tables(data, suite, recs, by_dir, eff))
+        tables.extend(
+            with_tradeoff(t, costs) if t.requires == "generate" else with_plots(t)
+            for t in suite_tables(data, suite, recs, by_dir, eff)
+        )
     paradigms = tuple(sorted({(e.paradigm, e.colour) for e in entries}))
     title = f"mllm-bench leaderboard: {len(entries)} run{'s' if len(entries) != 1 else ''}"
     return IndexView(title=title, runs=entries, sections=sections_of(tables), paradigms=paradigms)

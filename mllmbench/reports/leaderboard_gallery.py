@@ -2,7 +2,8 @@
 
 For every suite with generated images, one row per prompt (sample id, in the first run's order,
 at most `limit`) with each run's images and per-sample scores (``shapes_eval_correct``,
-``geneval_correct``...) in run order. Below, for every metric family with per-tag values
+``geneval_correct``...) in run order, and under them what that image cost as its record says
+(seed, sequential calls, NFE); each run's column is headed by its generation paradigm. Below, for every metric family with per-tag values
 (``shapes_eval/<tag>``, ``geneval/<tag>``), grouped horizontal bars: one group per tag, one bar
 per run, in the run's paradigm colour.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from mllmbench.reports.leaderboard_generation import GENERATION_COLOURS
 from mllmbench.reports.leaderboard_model import LeaderboardData, RunEntry, fmt, num, slug
 from mllmbench.reports.leaderboard_runs import GALLERY_PX, ImageSink, ScoreCell, _images, _paths, _scores
 
@@ -28,6 +30,8 @@ class GalleryCell:
     images: tuple[str, ...]
     missing: tuple[str, ...]
     scores: tuple[ScoreCell, ...]
+    cost: str = ""
+    """The sample's seed, sequential calls and NFE from its record (empty when none is recorded)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ class SuiteGallery:
     suite: str
     anchor: str
     runs: tuple[RunEntry, ...]
+    colours: tuple[str, ...]
+    """Each run's generation-paradigm colour (`leaderboard_generation.GENERATION_COLOURS`)."""
     rows: tuple[PromptRow, ...]
     bars: tuple[tuple[str, str], ...]
     """(metric family, SVG) per family with per-tag values."""
@@ -138,14 +144,34 @@ def _suite_gallery(
                 order.append(sid)
                 texts[sid] = str((records.get(sid) or {}).get("text") or "")
             shown, missing = _images(_paths(paths), images, GALLERY_PX)
-            scores = _scores(records.get(sid, {}), score_cols)
-            cells.setdefault(sid, []).append(GalleryCell(entry, tuple(shown), missing, scores))
+            rec = records.get(sid, {})
+            scores = _scores(rec, score_cols)
+            cells.setdefault(sid, []).append(
+                GalleryCell(entry, tuple(shown), missing, scores, sample_cost(rec))
+            )
     rows = []
     for sid in order:
         got = {c.run.run_dir: c for c in cells.get(sid, [])}
         row = tuple(got.get(e.run_dir) or GalleryCell(e, (), ("no image for this prompt",), ()) for e in runs)
         rows.append(PromptRow(sid, texts[sid], row))
-    return SuiteGallery(suite, f"gallery-{slug(suite)}", tuple(runs), tuple(rows), _bars(data, suite, runs))
+    colours = tuple(GENERATION_COLOURS.get(e.generation, "#777") for e in runs)
+    return SuiteGallery(
+        suite, f"gallery-{slug(suite)}", tuple(runs), colours, tuple(rows), _bars(data, suite, runs)
+    )
+
+
+def sample_cost(rec: dict[str, Any]) -> str:
+    """``seed 7 · 12 sequential calls · 24 NFE`` from one sample row of `frame.load_samples`."""
+    parts = []
+    for col, fmt_part in (
+        ("seed", "seed {}"),
+        ("generation.sequential_calls", "{} sequential calls"),
+        ("generation.nfe", "{} NFE"),
+    ):
+        v = num(rec.get(col))
+        if v is not None:
+            parts.append(fmt_part.format(int(v) if v.is_integer() else v))
+    return " · ".join(parts)
 
 
 def build_gallery_page(

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#8C6D31", "#000000")
+"""Okabe-Ito colours (colour-blind safe), given to paradigms in sorted order."""
+
+
 @dataclass(frozen=True)
 class LeaderboardData:
     """Everything loaded from the run directories, once."""
@@ -120,6 +124,32 @@ class PlotView:
 
 
 @dataclass(frozen=True)
+class TradeoffRow:
+    """One run of a generation table: its quality and what its images cost, from its sample records."""
+
+    run: RunEntry
+    colour: str
+    """The colour of the run's generation paradigm in the trade-off figures."""
+    quality: Cell
+    cost: tuple[Cell, ...]
+    """One cell per `GenerationTradeoff.cost_columns`."""
+
+
+@dataclass(frozen=True)
+class GenerationTradeoff:
+    """Quality against cost for the runs of one generation table, across generation paradigms."""
+
+    quality_metric: str
+    """The quality metric compared (`leaderboard_generation.QUALITY_METRICS`: shapes_eval first)."""
+    quality_higher_is_better: bool
+    cost_columns: tuple[Column, ...]
+    rows: tuple[TradeoffRow, ...]
+    plots: tuple[PlotView, ...]
+    """Quality against images/s (same device only) and against sequential calls per image."""
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class SuiteTable:
     """One ranked table: runs of one suite that can be compared."""
 
@@ -139,6 +169,8 @@ class SuiteTable:
     excluded: tuple[Exclusion, ...]
     notes: tuple[str, ...]
     plots: tuple[PlotView, ...]
+    tradeoff: GenerationTradeoff | None = None
+    """Generation tables only: quality against cost per generation paradigm."""
 
     @property
     def compare_href(self) -> str | None:

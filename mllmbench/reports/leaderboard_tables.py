@@ -7,6 +7,9 @@
 * Runs that did not finish (status ``interrupted`` or ``incomplete``) are never ranked.
 * Efficiency columns compare only runs measured on the table's device (the most common
   ``provenance.device_name`` among its runs); the others show "other device" and a note.
+* A table ranks by its suite's first metric, except a generation table, which ranks by the first
+  of `QUALITY_METRICS` some run has a value for (its suite lists cost figures such as
+  ``images_per_second`` first); that metric becomes the table's first column.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ TOKENS_PER_S = "throughput (output tokens/s)"
 SAMPLES_PER_S = "throughput (samples/s)"
 MEMORY = "peak memory (MiB)"
 OTHER_DEVICE = "other device"
+QUALITY_METRICS = ("shapes_eval", "geneval", "clip_score", "clipscore", "fid", "fd_dinov2", "fd_clip")
+"""Quality metrics of a generation suite, in order of preference: the Shapes judge (GenEval's
+rules), GenEval itself, then prompt alignment (CLIP score), then distance to the reference images."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +183,11 @@ def _table(
         sub = mdf[(mdf["suite"] == suite) & (mdf["run_dir"].isin([r["run_dir"] for r in members]))]
         for rec in sub.to_dict("records"):
             metric_recs.setdefault(str(rec["metric"]), {})[str(rec["run_dir"])] = rec
+    if str(members[0]["requires"]) == "generate":
+        quality = quality_metric(metric_order, metric_recs)
+        if quality:
+            metric_order.remove(quality)
+            metric_order.insert(0, quality)
     hib = {
         m: bool(next(iter(metric_recs.get(m, {}).values()), {}).get("higher_is_better", True))
         for m in metric_order
@@ -284,6 +295,18 @@ def _table(
         notes=tuple(notes),
         plots=(),
     )
+
+
+def quality_metric(
+    metric_order: Sequence[str], metric_recs: dict[str, dict[str, dict[str, Any]]]
+) -> str | None:
+    """The first of `QUALITY_METRICS` among `metric_order` that some run has a value for."""
+    for name in QUALITY_METRICS:
+        if name in metric_order and any(
+            num(rec.get("value")) is not None for rec in metric_recs.get(name, {}).values()
+        ):
+            return name
+    return None
 
 
 def _efficiency_values(
