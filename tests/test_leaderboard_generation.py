@@ -1,7 +1,8 @@
 """Quality against cost across generation paradigms, on real runs of tiny checkpoints.
 
-Three real runs (`mllm-bench run`, built-in Shapes, 2 prompts, no FID extractor): amused on t2i
-(masked_tokens), janus and emu3 on vqa and t2i (autoregressive_vq, unified). Every number the
+Four real runs (`mllm-bench run`, built-in Shapes, 2 prompts, no FID extractor): amused on t2i
+(masked_tokens), glm_image on t2i at 32x32 (llm_tokens_diffusion_decoder), janus and emu3 on vqa
+and t2i (autoregressive_vq, unified). Every number the
 tests expect is recomputed from the runs' own samples.jsonl and run.json. One test copies a real
 run and edits the one field concerned (its device name), and says so.
 """
@@ -25,7 +26,13 @@ from mllmbench.reports.leaderboard_model import IndexView, SuiteTable
 from mllmbench.reports.leaderboard_site import ImageStore, render_site
 
 SVG = "{http://www.w3.org/2000/svg}"
-RUNS = {"amused": "t2i", "janus": "vqa,t2i", "emu3": "vqa,t2i"}
+RUNS = {
+    "amused": ("t2i",),
+    "glm_image": ("t2i", "--image-size", "32"),
+    "janus": ("vqa,t2i",),
+    "emu3": ("vqa,t2i",),
+}
+PARADIGMS = {"masked_tokens", "llm_tokens_diffusion_decoder", "autoregressive_vq"}
 
 
 def build_generation_runs(base: Path) -> dict[str, Path]:
@@ -33,8 +40,8 @@ def build_generation_runs(base: Path) -> dict[str, Path]:
     runs = {name: base / name for name in RUNS}
     if (base / "built").exists():
         return runs
-    for name, suites in RUNS.items():
-        args = ["-q", "run", "--no-progress", "--no-report", "--adapter", name, "--suite", suites]
+    for name, (suites, *extra) in RUNS.items():
+        args = ["-q", "run", "--no-progress", "--no-report", "--adapter", name, "--suite", suites, *extra]
         args += ["--limit", "2", "--fid-extractor", "none", "--out", str(runs[name])]
         assert main(args) == 0, name
     (base / "built").touch()
@@ -104,7 +111,7 @@ def test_quality_against_cost_from_the_records(gen_runs: dict[str, Path]) -> Non
         assert rows[name].run.generation == run_json[name]["adapter"]["paradigm"]["generation"]
         expected_x[IMAGES_PER_S][name] = ips
         expected_x[SEQUENTIAL_CALLS][name] = calls
-    assert {rows[n].run.generation for n in RUNS} == {"masked_tokens", "autoregressive_vq"}
+    assert {rows[n].run.generation for n in RUNS} == PARADIGMS
     # Two figures, every run a point labelled with its generation paradigm, placed by its numbers.
     assert [p.title.split(" against ")[1].split(" on ")[0].split(" (")[0] for p in t2i.plots] == [
         IMAGES_PER_S,
@@ -124,11 +131,11 @@ def test_quality_against_cost_from_the_records(gen_runs: dict[str, Path]) -> Non
             for b in RUNS:
                 assert (quality[a] > quality[b]) == (ys[a] < ys[b])
         legend = {t.text for t in ET.fromstring(plot.svg).iter(f"{SVG}text")}
-        assert {"masked_tokens", "autoregressive_vq"} <= legend
+        assert legend >= PARADIGMS
         fills = {
             c.get("fill") for c in ET.fromstring(plot.svg).iter(f"{SVG}circle") if c.get("class") == "point"
         }
-        assert fills == {GENERATION_COLOURS["masked_tokens"], GENERATION_COLOURS["autoregressive_vq"]}
+        assert fills == {GENERATION_COLOURS[p] for p in PARADIGMS}
 
 
 def test_unified_models_in_both_tables_of_one_run(gen_runs: dict[str, Path]) -> None:
@@ -168,7 +175,7 @@ def test_speed_of_another_device_is_left_out_but_calls_are_not(
     ips_plot, calls_plot = t2i.plots
     assert ips_plot.svg is not None and calls_plot.svg is not None
     assert any("measured on cuda:NVIDIA H100" in x for x in ips_plot.left_out)
-    assert len(_points(ips_plot.svg)) == 3 and len(_points(calls_plot.svg)) == 4
+    assert len(_points(ips_plot.svg)) == len(RUNS) and len(_points(calls_plot.svg)) == len(RUNS) + 1
 
 
 def test_gallery_shows_the_same_prompts_side_by_side_with_costs(gen_runs: dict[str, Path]) -> None:
@@ -201,4 +208,5 @@ def test_site_pages_hold_the_tradeoff(gen_runs: dict[str, Path]) -> None:
     assert "Quality against cost across generation paradigms" in index
     gallery = files["gallery.html"].decode()
     assert gallery.count("autoregressive_vq") >= 2 and "masked_tokens" in gallery
+    assert "llm_tokens_diffusion_decoder" in gallery
     assert "sequential calls" in gallery

@@ -73,6 +73,11 @@ class DrawResult:
     input_tokens: list[int]
     settings: dict[str, Any]
     """The knobs used, shared by the batch (without the per-request seed)."""
+    image_tokens: int = 0
+    """Discrete image tokens generated per image on the way (an LLM's visual tokens); 0 for
+    plain diffusion."""
+    stage_seconds: dict[str, float] | None = None
+    """Time of each stage of the call (``tokens``, ``render`` ...); None: one ``draw`` stage."""
 
 
 class DiffusionAdapter(Adapter):
@@ -199,7 +204,8 @@ class DiffusionAdapter(Adapter):
                     guidance_multiplier=result.guidance_multiplier,
                     sequential_calls=result.sequential_calls,
                     input_tokens=n_tokens,
-                    stage_seconds={"draw": result.seconds},
+                    image_tokens=result.image_tokens,
+                    stage_seconds=dict(result.stage_seconds or {"draw": result.seconds}),
                 ),
             )
             for requests, result in calls
