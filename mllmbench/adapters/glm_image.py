@@ -42,6 +42,7 @@ from typing import Any, ClassVar
 
 from mllmbench.adapters.counting import ForwardCounter
 from mllmbench.adapters.diffusion import DiffusionAdapter, DrawResult
+from mllmbench.core.errors import ConfigError
 from mllmbench.core.types import (
     Capability,
     Connector,
@@ -107,6 +108,15 @@ class GlmImageAdapter(DiffusionAdapter):
         "the first generator and samples every prompt's visual tokens from that one stream, so a "
         "batch would make an image depend on its batch-mates"
     )
+
+    def load(self) -> None:
+        """`DiffusionAdapter.load`, after checking the installed libraries have GLM-Image's classes.
+
+        Raises:
+            ConfigError: transformers < 5.0 or diffusers < 0.37 (no GLM-Image classes).
+        """
+        require_glm_image_classes()
+        super().load()
 
     def resolve_settings(self, settings: ImageGenerationSettings) -> dict[str, Any]:
         """`DiffusionAdapter.resolve_settings`, with the processor's target size when none is given."""
@@ -179,4 +189,22 @@ class GlmImageAdapter(DiffusionAdapter):
         """Write the tiny random checkpoint of `mllmbench.adapters.tiny.glm_image` to `out_dir`."""
         from mllmbench.adapters.tiny import glm_image
 
+        require_glm_image_classes()
         return glm_image.build(out_dir, seed=seed)
+
+
+def require_glm_image_classes() -> None:
+    """Raise `ConfigError` naming the versions when transformers or diffusers lack GLM-Image."""
+    import diffusers
+    import transformers
+
+    missing = [
+        f"{lib.__name__} {lib.__version__} has no {cls} (needs {floor})"
+        for lib, cls, floor in (
+            (transformers, "GlmImageForConditionalGeneration", ">= 5.0"),
+            (diffusers, "GlmImagePipeline", ">= 0.37"),
+        )
+        if not hasattr(lib, cls)
+    ]
+    if missing:
+        raise ConfigError("the glm_image adapter needs GLM-Image's classes: " + "; ".join(missing))

@@ -37,6 +37,7 @@ def test_generation_contract(tiny_dir: Path) -> None:
     assert info.paradigm.generation is GenerationParadigm.LLM_TOKENS_DIFFUSION_DECODER
     assert info.model_class == "GlmImagePipeline" and info.paradigm.vision_encoder == "AutoencoderKL"
     assert info.batching.startswith("one prompt per pipeline call")
+    assert isinstance(adapter, GlmImageAdapter)
     ar = sum(p.numel() for p in adapter.pipe.vision_language_encoder.parameters())
     assert info.parameters["other"] == ar and info.parameters["denoiser"] > 0
     assert info.parameters["total"] == sum(v for k, v in info.parameters.items() if k != "total")
