@@ -315,7 +315,9 @@ def test_metrics_equal_the_metric_functions_on_the_saved_images(
     for name, convention in (("clip_score", TORCHMETRICS), ("clipscore", CLIPSCORE)):
         direct = CLIPScoreMetric(scorer, convention)
         for rec in lines:
-            direct.update(Sample(rec["sample_id"], (), rec["text"]), str(t2i_run / rec["generated_images"][0]))
+            direct.update(
+                Sample(rec["sample_id"], (), rec["text"]), str(t2i_run / rec["generated_images"][0])
+            )
         assert metrics[name]["value"] == pytest.approx(direct.compute().values["clip_score"].value, rel=1e-9)
         assert metrics[name]["context"]["convention"]["name"] == convention.name
     for name in ("images_per_second", "nfe", "image_tokens", "seconds_per_image_draw", "peak_rss"):
@@ -368,7 +370,9 @@ def test_same_seed_same_image_and_resume_draws_nothing(
     again = tmp_path / "again"
     assert _run_t2i(tiny_sd, small_shapes, again, env, "--no-report") == 0
     for rec in _lines(t2i_run):
-        assert (again / rec["generated_images"][0]).read_bytes() == (t2i_run / rec["generated_images"][0]).read_bytes()
+        assert (again / rec["generated_images"][0]).read_bytes() == (
+            t2i_run / rec["generated_images"][0]
+        ).read_bytes()
     notes = json.loads((again / "run.json").read_text())["suites"]["t2i"]["notes"]
     assert "clip_score" in notes and CLIP_MODEL_ENV in notes["clip_score"]
     # Running the same command again resumes: every sample is done, no image is redrawn.

@@ -204,7 +204,11 @@ def _caption_records(scenes: list[shapes_render.Scene], seed: int) -> tuple[list
         rng = shapes_render.scene_rng(seed, scene.image_id, "captions")
         for text in shapes_captions.make_captions(scene, rng, CAPTIONS_PER_IMAGE):
             captions.append({"id": len(captions) + 1, "image_id": scene.image_id, "caption": text})
-        prompt = {"id": scene.image_id, "image_id": scene.image_id, "caption": shapes_captions.t2i_prompt(scene)}
+        prompt = {
+            "id": scene.image_id,
+            "image_id": scene.image_id,
+            "caption": shapes_captions.t2i_prompt(scene),
+        }
         prompts.append({**prompt, **meta})
     return captions, prompts
 

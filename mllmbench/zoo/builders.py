@@ -228,6 +228,7 @@ def build_mllama(seed: int) -> Built:
         chat_template=LLAMA_32_VISION_CHAT_TEMPLATE,
     )
     n_layers = bb.LLM_LAYERS + len(MLLAMA_CROSS_LAYERS)
+    eos_ids = [tokenizer.convert_tokens_to_ids("<|end_of_text|>"), tokenizer.eos_token_id]
     config = MllamaConfig(
         vision_config={
             "hidden_size": bb.VISION_WIDTH,
@@ -247,7 +248,7 @@ def build_mllama(seed: int) -> Built:
             tokenizer,
             num_hidden_layers=n_layers,
             cross_attention_layers=list(MLLAMA_CROSS_LAYERS),
-            eos_token_id=[tokenizer.convert_tokens_to_ids("<|end_of_text|>"), tokenizer.eos_token_id],
+            eos_token_id=eos_ids,
         ),
         image_token_index=processor.image_token_id,
     )
@@ -258,7 +259,7 @@ def build_mllama(seed: int) -> Built:
                 layer = model.model.language_model.layers[index]
                 layer.cross_attn_attn_gate.fill_(1.0)
                 layer.cross_attn_mlp_gate.fill_(1.0)
-    model.generation_config.eos_token_id = config.text_config.eos_token_id
+    model.generation_config.eos_token_id = eos_ids
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model, processor
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from benchmark_layouts import image_struct, write_parquet
 from test_mc import _mmbench_rows

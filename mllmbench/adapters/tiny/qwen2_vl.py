@@ -119,7 +119,7 @@ def build(out_dir: Path, *, seed: int = 0, version: str = "qwen2_vl") -> Path:
     )
     ids = tokenizer.convert_tokens_to_ids
     config = getattr(transformers, config_name)(
-        vision_config=dict(vision_config),
+        vision_config=dict(vision_config),  # type: ignore[call-overload]
         text_config=text_config(
             len(tokenizer), eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
         ),

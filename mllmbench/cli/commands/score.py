@@ -14,8 +14,14 @@ KINDS: dict[str, tuple[str, str]] = {
     "vqa": ("mllmbench.cli.commands.score_vqa", "VQAv2 accuracy (official evaluation)"),
     "caption": ("mllmbench.cli.commands.score_caption", "COCO caption metrics (pycocoevalcap)"),
     "fid": ("mllmbench.cli.commands.score_fid", "FID / KID between two image folders or feature files"),
-    "shapes-eval": ("mllmbench.cli.commands.score_shapes_eval", "GenEval-style scores of images for Shapes prompts (offline judge)"),
-    "geneval": ("mllmbench.cli.commands.score_geneval", "GenEval scores of a GenEval image folder (local Mask2Former + CLIP)"),
+    "shapes-eval": (
+        "mllmbench.cli.commands.score_shapes_eval",
+        "GenEval-style scores of images for Shapes prompts (offline judge)",
+    ),
+    "geneval": (
+        "mllmbench.cli.commands.score_geneval",
+        "GenEval scores of a GenEval image folder (local Mask2Former + CLIP)",
+    ),
     **BENCH_KINDS,
 }
 

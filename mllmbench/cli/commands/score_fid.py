@@ -49,9 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default 100)")
     parser.add_argument("--kid-subset-size", type=int, default=1000, help="largest KID subset (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the KID subset draws (default 0)")
-    parser.add_argument(
-        "--device", default=None, help="cpu, cuda or cuda:N (default: cpu, as `run`)"
-    )
+    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu, as `run`)")
     parser.add_argument("--batch-size", type=int, default=64, help="images per extractor batch")
     parser.add_argument(
         "--no-cache", action="store_true", help="do not read or write cached --real folder statistics"

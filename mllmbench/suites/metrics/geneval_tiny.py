@@ -31,11 +31,11 @@ def build_tiny_mask2former(
         depths=[1, 1, 1, 1],
         num_heads=[1, 1, 2, 2],
         window_size=4,
-        out_features=["stage1", "stage2", "stage3", "stage4"],
+        out_features=["stage1", "stage2", "stage3", "stage4"],  # type: ignore[call-arg]
     )
     config = Mask2FormerConfig(
         backbone_config=backbone,
-        use_pretrained_backbone=False,
+        use_pretrained_backbone=False,  # type: ignore[call-arg]
         num_queries=8,
         hidden_dim=32,
         mask_feature_size=32,
