@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mllmbench.adapters.tiny.checkpoint import seeded
+from mllmbench.adapters.tiny.checkpoint import save, seeded
 from mllmbench.adapters.tiny.diffusion import clip_tokenizer
 
 IMAGE_SIZE = 32
@@ -105,7 +105,4 @@ def build(out_dir: Path, *, seed: int = 0) -> Path:
         transformer=transformer.eval(),
         scheduler=AmusedScheduler(mask_token_id=MASK_TOKEN_ID),
     )
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    pipe.save_pretrained(out_dir)
-    return out_dir
+    return save(out_dir, pipe)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mllmbench.adapters.tiny.checkpoint import seeded
+from mllmbench.adapters.tiny.checkpoint import save, seeded
 
 IMAGE_SIZE = 32
 """Side of the tiny checkpoint's images (a 16x16 latent, VAE scale factor 2)."""
@@ -105,7 +105,4 @@ def build(out_dir: Path, *, seed: int = 0) -> Path:
         feature_extractor=None,
         requires_safety_checker=False,
     )
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    pipe.save_pretrained(out_dir)
-    return out_dir
+    return save(out_dir, pipe)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mllmbench.adapters.tiny.checkpoint import seeded
+from mllmbench.adapters.tiny.checkpoint import save, seeded
 from mllmbench.adapters.tiny.tokenizer import build_tiny_tokenizer
 
 HIDDEN = 32
@@ -148,7 +148,4 @@ def build(out_dir: Path, *, seed: int = 0) -> Path:
             use_dynamic_shifting=True, base_shift=0.25, max_shift=0.75, base_image_seq_len=256
         ),
     )
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    pipe.save_pretrained(out_dir)
-    return out_dir
+    return save(out_dir, pipe)
