@@ -161,13 +161,9 @@ def fingerprint(files: Mapping[str, str]) -> str:
     return text_sha256(text)
 
 
-def _json_bytes(obj: Any) -> bytes:
+def json_bytes(obj: Any) -> bytes:
+    """`obj` as the generated sets write it: indented UTF-8 JSON with a final newline."""
     return (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Write through a temporary name and rename, so readers never see a partial file."""
-    write_bytes_atomic(path, data)
 
 
 def _vqa_records(scenes: list[shapes_render.Scene], seed: int) -> tuple[list[dict], list[dict]]:
@@ -282,7 +278,7 @@ def generate_shapes(
         scene = shapes_render.sample_scene(seed, image_id)
         data = shapes_render.encode_png(shapes_render.render_scene(scene))
         rel = f"{IMAGES_DIR}/{image_file_name(image_id)}"
-        _write_bytes(root / rel, data)
+        write_bytes_atomic(root / rel, data)
         files[rel] = sha256_of([data])
         scenes.append(scene)
     for stale in (root / IMAGES_DIR).glob("shapes_*.png"):
@@ -290,8 +286,8 @@ def generate_shapes(
             stale.unlink()
     documents = _json_documents(scenes, seed)
     for rel, doc in documents.items():
-        data = _json_bytes(doc)
-        _write_bytes(root / rel, data)
+        data = json_bytes(doc)
+        write_bytes_atomic(root / rel, data)
         files[rel] = sha256_of([data])
     manifest = ShapesManifest(
         generator_version=GENERATOR_VERSION,
@@ -304,8 +300,8 @@ def generate_shapes(
         files=dict(sorted(files.items())),
         fingerprint=fingerprint(files),
     )
-    _write_bytes(root / README, _readme(manifest).encode("utf-8"))
-    _write_bytes(root / MANIFEST, _json_bytes(manifest.to_dict()))
+    write_bytes_atomic(root / README, _readme(manifest).encode("utf-8"))
+    write_bytes_atomic(root / MANIFEST, json_bytes(manifest.to_dict()))
     log.info("wrote Shapes (%d images, seed %d) to %s", images, seed, root)
     return manifest
 
@@ -350,8 +346,14 @@ def read_manifest(root: str | Path) -> ShapesManifest | None:
 
 def verify_shapes(root: str | Path, manifest: ShapesManifest) -> list[str]:
     """Problems with the files of `root` against `manifest` (missing, changed); empty when intact."""
+    return verify_files(root, manifest.files)
+
+
+def verify_files(root: str | Path, files: Mapping[str, str]) -> list[str]:
+    """Problems with the files of `root` against `files` (path relative to `root` -> sha256 hex):
+    missing, changed; empty when intact."""
     problems = []
-    for rel, digest in manifest.files.items():
+    for rel, digest in files.items():
         path = Path(root) / rel
         if not path.is_file():
             problems.append(f"{path}: missing")

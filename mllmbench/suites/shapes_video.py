@@ -32,16 +32,16 @@ installation (the MP4 bytes depend on the FFmpeg/x264 build inside PyAV).
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from mllmbench.core.errors import InputError
-from mllmbench.core.hashing import file_sha256, sha256_of, text_sha256
+from mllmbench.core.hashing import file_sha256, sha256_of
 from mllmbench.core.jsonio import read_json, write_bytes_atomic
 from mllmbench.suites import shapes_render
+from mllmbench.suites.shapes import fingerprint, json_bytes, verify_files
 from mllmbench.suites.shapes_render import COLORS, GRID, IMAGE_SIZE, SHAPES, SIZE_RADII, Scene, Shape
 
 log = logging.getLogger(__name__)
@@ -230,10 +230,6 @@ class VideoManifest:
         }
 
 
-def _json_bytes(obj: Any) -> bytes:
-    return (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
 def generate_shapes_video(
     out_dir: str | Path, videos: int = DEFAULT_VIDEOS, seed: int = DEFAULT_SEED
 ) -> VideoManifest:
@@ -295,14 +291,13 @@ def generate_shapes_video(
         CLIPS: {"generator_version": GENERATOR_VERSION, "seed": seed, "clips": clips},
     }
     for rel, doc in documents.items():
-        data = _json_bytes(doc)
+        data = json_bytes(doc)
         write_bytes_atomic(root / rel, data)
         files[rel] = sha256_of([data])
     files = dict(sorted(files.items()))
-    fingerprint = text_sha256("".join(f"{p}\t{files[p]}\n" for p in files))
-    manifest = VideoManifest(GENERATOR_VERSION, seed, videos, len(questions), files, fingerprint)
+    manifest = VideoManifest(GENERATOR_VERSION, seed, videos, len(questions), files, fingerprint(files))
     write_bytes_atomic(root / README, _readme(manifest).encode("utf-8"))
-    write_bytes_atomic(root / MANIFEST, _json_bytes(manifest.to_dict()))
+    write_bytes_atomic(root / MANIFEST, json_bytes(manifest.to_dict()))
     log.info("wrote Shapes video (%d clips, seed %d) to %s", videos, seed, root)
     return manifest
 
@@ -336,10 +331,11 @@ def ensure_shapes_video(
         try:
             m = read_json(manifest_path, what="Shapes video manifest")
             wanted = (GENERATOR_VERSION, seed, videos)
-            if (str(m["generator_version"]), int(m["seed"]), int(m["counts"]["videos"])) == wanted and all(
-                (root / rel).is_file() and file_sha256(root / rel) == digest
-                for rel, digest in m["files"].items()
-            ):
+            if (
+                str(m["generator_version"]),
+                int(m["seed"]),
+                int(m["counts"]["videos"]),
+            ) == wanted and not verify_files(root, m["files"]):
                 return root
         except (InputError, KeyError, TypeError, ValueError, AttributeError) as exc:
             log.warning("regenerating Shapes video in %s: unreadable manifest (%s)", root, exc)
