@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mllmbench.adapters.checkpoints import check_device_and_dtype, checkpoint_hash, resolve_checkpoint
-from mllmbench.adapters.counting import count_output_tokens
+from mllmbench.adapters.counting import count_output_tokens, eos_id_set
 from mllmbench.core.errors import ConfigError, MissingResourceError
 from mllmbench.core.types import Audio
 
@@ -99,12 +99,7 @@ class WhisperStage:
         with torch.inference_mode():
             sequences = self.model.generate(features, max_new_tokens=self.max_new_tokens, do_sample=False)
         seconds = time.perf_counter() - start
-        eos = self.model.generation_config.eos_token_id
-        eos_ids = (
-            {int(e) for e in eos}
-            if isinstance(eos, (list, tuple))
-            else ({int(eos)} if eos is not None else set())
-        )
+        eos_ids = eos_id_set(self.model.generation_config.eos_token_id)
         specials = set(self.processor.tokenizer.all_special_ids)
         out = []
         for audio, row in zip(audios, sequences.tolist(), strict=True):

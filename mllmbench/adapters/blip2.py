@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from mllmbench.adapters.counting import eos_id_set
 from mllmbench.adapters.hf import HFVisionLanguageAdapter
 from mllmbench.core.errors import ConfigError, InputError
 from mllmbench.core.types import (
@@ -158,7 +159,7 @@ class Blip2Adapter(HFVisionLanguageAdapter):
         eos = self.model.language_model.generation_config.eos_token_id
         if eos is None:
             return super()._eos_token_ids()
-        return {int(e) for e in eos} if isinstance(eos, (list, tuple)) else {int(eos)}
+        return eos_id_set(eos)
 
     # --- tiny checkpoints ------------------------------------------------------------------
     @classmethod

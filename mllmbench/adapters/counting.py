@@ -6,6 +6,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 
+def eos_id_set(eos: Any) -> set[int]:
+    """A generation config's ``eos_token_id`` (one id, a list of ids or None) as a set of ids."""
+    if eos is None:
+        return set()
+    return {int(e) for e in eos} if isinstance(eos, (list, tuple)) else {int(eos)}
+
+
 def count_output_tokens(row: Sequence[int], eos_ids: set[int]) -> int:
     """Generated tokens up to and including the first EOS; all of `row` when there is none."""
     for index, token in enumerate(row):

@@ -54,7 +54,7 @@ from mllmbench.adapters.checkpoints import (
     checkpoint_hash,
     resolve_checkpoint,
 )
-from mllmbench.adapters.counting import count_output_tokens, count_parameters
+from mllmbench.adapters.counting import count_output_tokens, count_parameters, eos_id_set
 from mllmbench.core.errors import ConfigError, MissingResourceError
 from mllmbench.core.profiling import GenerateProfiler, weights_bytes
 from mllmbench.core.types import (
@@ -550,9 +550,7 @@ class HFVisionLanguageAdapter(Adapter):
         eos = self.model.generation_config.eos_token_id
         if eos is None:
             eos = self.tokenizer.eos_token_id
-        if eos is None:
-            return set()
-        return {int(e) for e in eos} if isinstance(eos, (list, tuple)) else {int(eos)}
+        return eos_id_set(eos)
 
     def _synchronize(self) -> None:
         if self.device.startswith("cuda"):
