@@ -44,6 +44,7 @@ def member_entry(spec: Member, *, load: bool = True) -> dict[str, Any]:
             "tokenizer_corpus": record["recipe"]["data"]["tokenizer_corpus_seed"],
         },
         "wall_seconds": record["wall_seconds"],
+        "cpu_seconds": record.get("cpu_seconds"),
         "threads": record["threads"],
         "final_loss": record["final_loss"],
         "recipe_hash": record["recipe_hash"],
@@ -79,6 +80,7 @@ def catalog_table(rows: list[dict[str, Any]]) -> str:
         "visual tokens",
         "steps",
         "train time",
+        "CPU time",
         "loss",
         "size",
     )
@@ -96,8 +98,9 @@ def catalog_table(rows: list[dict[str, Any]]) -> str:
                 count(row["visual_tokens_per_image"]) if row["visual_tokens_per_image"] is not None else "-",
                 recipe.get("steps", "-"),
                 seconds(recipe["wall_seconds"]) if "wall_seconds" in recipe else "-",
+                seconds(recipe["cpu_seconds"]) if recipe.get("cpu_seconds") is not None else "-",
                 significant(recipe["final_loss"]) if "final_loss" in recipe else "-",
                 bytes_(size) if size else "not shipped",
             )
         )
-    return text_table(header, table, right=(3, 4, 5, 6, 7, 8))
+    return text_table(header, table, right=(3, 4, 5, 6, 7, 8, 9))

@@ -11,7 +11,7 @@ import pytest
 from mllmbench.cli.main import main
 from mllmbench.core.errors import ConfigError
 from mllmbench.core.zoo_paths import resolve_zoo_model, shipped_members
-from mllmbench.zoo.members import MEMBERS
+from mllmbench.zoo.members import DEFAULT_STEPS, MEMBERS
 
 TEST_SEED = 5151
 """Shapes seed of the small held-out set here (not the training seed, not an evaluation seed)."""
@@ -90,7 +90,8 @@ def test_list_json_fields(capsys: pytest.CaptureFixture[str]) -> None:
     assert llava["kind"] == "understand" and llava["generation"] == "text"
     assert llava["visual_tokens_per_image"] == 64
     assert {"vision", "connector", "llm", "total"} <= set(llava["parameters"])
-    assert llava["recipe"]["steps"] == 600 and llava["recipe"]["recipe_hash"].startswith("sha256:")
+    assert llava["recipe"]["steps"] == DEFAULT_STEPS and llava["recipe"]["recipe_hash"].startswith("sha256:")
+    assert llava["recipe"]["cpu_seconds"] <= 30 * 60  # the issue's budget: 30 CPU-minutes per member
     assert 0 < llava["checkpoint_bytes"] <= 5_000_000
     total = sum(row["checkpoint_bytes"] or 0 for row in rows.values())
     assert total <= 60_000_000
