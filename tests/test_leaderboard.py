@@ -433,3 +433,12 @@ def _assert_script_hash_matches_csp(html: str) -> None:
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
     assert csp is not None and f"script-src 'sha256-{digest}'" in csp.group(1)
     assert "default-src 'none'" in csp.group(1)
+
+
+def test_paradigm_label_names_the_blind_baseline_and_unknown_apart() -> None:
+    from mllmbench.reports.leaderboard_model import paradigm_label
+
+    assert paradigm_label("none", "none") == "no connector (text only)"
+    assert paradigm_label("", "") == "unknown connector"
+    assert paradigm_label("mlp", "none") == "mlp connector"
+    assert paradigm_label("none", "diffusion") == "diffusion generation"

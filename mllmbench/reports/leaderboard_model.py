@@ -227,4 +227,6 @@ def paradigm_label(connector: str, generation: str) -> str:
         return f"{con} connector + {gen} generation"
     if gen:
         return f"{gen} generation"
+    if connector == "none":  # recorded as none: the LLM alone, never shown the image (blind)
+        return "no connector (text only)"
     return f"{con or 'unknown'} connector"

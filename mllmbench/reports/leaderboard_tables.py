@@ -41,6 +41,8 @@ LATENCY = "latency (s/sample)"
 TOKENS_PER_S = "throughput (output tokens/s)"
 SAMPLES_PER_S = "throughput (samples/s)"
 MEMORY = "peak memory (MiB)"
+EFFICIENCY_UNITS = {LATENCY: "s", TOKENS_PER_S: "tokens/s", SAMPLES_PER_S: "samples/s", MEMORY: "MiB"}
+"""The unit each efficiency column is written in (`core.formatting.format_metric`)."""
 OTHER_DEVICE = "other device"
 QUALITY_METRICS = ("shapes_eval", "geneval", "clip_score", "clipscore", "fid", "fd_dinov2", "fd_clip")
 """Quality metrics of a generation suite, in order of preference: the Shapes judge (GenEval's
@@ -240,7 +242,7 @@ def _table(
             else:
                 cells.append(
                     Cell(
-                        fmt(value),
+                        format_metric(col.name, value, EFFICIENCY_UNITS[col.name]),
                         "" if value is None else repr(value),
                         title=str(r["memory_source"]) if col.name == MEMORY else "",
                     )
