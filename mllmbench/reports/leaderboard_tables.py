@@ -28,7 +28,6 @@ from mllmbench.reports.leaderboard_model import (
     RunEntry,
     SuiteTable,
     TableRow,
-    fmt,
     num,
     slug,
 )
