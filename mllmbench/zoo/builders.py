@@ -335,3 +335,45 @@ def build_llama_adapter(seed: int) -> Built:
     for param in model.parameters():
         param.requires_grad_(True)
     return model, processor
+
+
+def build_early_fusion(seed: int) -> Built:
+    """Chameleon/Emu3 early fusion: ``Emu3ForConditionalGeneration`` over text and VQ-code tokens.
+
+    The zoo tokenizer gets Emu3's special tokens, the end-of-line token and one
+    ``<|visual token NNNNNN|>`` per code of the zoo VQ tokenizer (`mllmbench.zoo.vq_tokenizer`);
+    the decoder has the zoo LLM sizes. Its ``vqmodel`` starts random here; training loads the
+    trained ``vq`` member into it (`mllmbench.zoo.token_packaging.UnifiedTokens.attach`).
+    """
+    from transformers import Emu3Config, Emu3ForConditionalGeneration, Emu3Processor
+
+    from mllmbench.adapters import emu3 as e
+    from mllmbench.adapters.tiny.chat_templates import EMU3_CHAT_TEMPLATE
+    from mllmbench.zoo import vq_tokenizer as vt
+
+    tokenizer = bb.zoo_tokenizer(
+        bos_token=e.BOS_TOKEN,
+        eos_token=e.EOS_TOKEN,
+        pad_token=e.PAD_TOKEN,
+        extra_special_tokens={
+            "image_token": e.IMAGE_TOKEN,
+            "boi_token": e.IMAGE_START_TOKEN,
+            "eoi_token": e.IMAGE_END_TOKEN,
+            "image_wrapper_token": e.IMAGE_WRAPPER_TOKEN,
+            "eof_token": e.EOF_TOKEN,
+        },
+        added_tokens=[e.EOL_TOKEN, *(e.visual_token(code) for code in range(vt.CODEBOOK_SIZE))],
+        add_bos_token=False,
+    )
+    processor = Emu3Processor(
+        image_processor=vt.image_processor(), tokenizer=tokenizer, chat_template=EMU3_CHAT_TEMPLATE
+    )
+    config = Emu3Config(
+        vq_config=vt.VQ_CONFIG,
+        text_config=bb.lm_dims(tokenizer),
+        vocabulary_map=dict(sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])),
+    )
+    with seeded(seed):
+        model = Emu3ForConditionalGeneration(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model, processor

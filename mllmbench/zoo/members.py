@@ -10,12 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mllmbench.zoo import builders
+from mllmbench.zoo import builders, vq_tokenizer
 from mllmbench.zoo.packaging import Checkpoint, ExpertPipeline, Packaging
+from mllmbench.zoo.token_packaging import UnifiedTokens, VQTokenizer
 
 DEFAULT_STEPS = 1200
 BATCH_SIZE = 32
 LEARNING_RATE = 1e-3
+VQ_STEPS = 900
+"""Steps of the VQ tokenizer (16 images a step, `mllmbench.zoo.token_packaging.VQ_BATCH_SIZE`)."""
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,8 @@ class Member:
 
     name: str
     adapter: str
-    """Registered adapter name that loads the checkpoint (``--adapter``)."""
+    """Registered adapter name that loads the checkpoint (``--adapter``; empty for the ``vq``
+    tokenizer, which only the members that include it run)."""
     connector: str
     build: Callable[[int], tuple[Any, Any]]
     """init seed -> (fresh model, processor or tokenizer)."""
@@ -34,6 +38,7 @@ class Member:
     extend: Callable[[str, Any, int, int], Any] | None = None
     """Grows sequence-shaped image inputs to the batch length (see `mllmbench.zoo.data.collate`)."""
     kind: str = "understand"
+    """``understand``, ``generate``, ``unified`` (both) or ``tokenizer`` (a part of other members)."""
     generation: str = "text"
     steps: int = DEFAULT_STEPS
     init_seed: int = 0
@@ -41,6 +46,8 @@ class Member:
     """Member-specific recipe values (recorded in the recipe and its hash)."""
     packaging: Packaging = Checkpoint()
     """How the checkpoint is laid out and the training sequences encoded (`mllmbench.zoo.packaging`)."""
+    aliases: tuple[str, ...] = ()
+    """Other names of this member (``zoo:ALIAS`` loads the same directory)."""
 
 
 MEMBERS: dict[str, Member] = {
@@ -106,14 +113,40 @@ MEMBERS: dict[str, Member] = {
             description="the zoo llava captions the image; the zoo LLM answers from the caption text",
             packaging=ExpertPipeline(captioner="llava", captioner_adapter="llava"),
         ),
+        Member(
+            name="vq",
+            adapter="",
+            connector="none",
+            build=vq_tokenizer.build_vq,
+            description="Emu3VQVAE trained on Shapes: 64x64 image -> 8x8 codes of 256 (shared tokenizer)",
+            kind="tokenizer",
+            generation="none",
+            steps=VQ_STEPS,
+            packaging=VQTokenizer(),
+        ),
+        Member(
+            name="early_fusion",
+            adapter="emu3",
+            connector="early_fusion",
+            build=builders.build_early_fusion,
+            description="Emu3: the vq member's 8x8 codes as tokens among the text; answers and draws",
+            kind="unified",
+            generation="autoregressive_vq",
+            packaging=UnifiedTokens(),
+            aliases=("ar_vq",),
+        ),
     )
 }
+
+ALIASES: dict[str, str] = {alias: m.name for m in MEMBERS.values() for alias in m.aliases}
+"""Alias -> member name (``ar_vq``: the unified ``early_fusion`` member, zoo II's name for it)."""
 
 
 def member(name: str) -> Member:
     """The member called `name` (``ConfigError`` naming the members otherwise)."""
     from mllmbench.core.errors import ConfigError
 
+    name = ALIASES.get(name, name)
     if name not in MEMBERS:
         raise ConfigError(f"unknown zoo member {name!r}; members: {', '.join(MEMBERS)}")
     return MEMBERS[name]

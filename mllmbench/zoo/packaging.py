@@ -32,7 +32,7 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 from mllmbench.core.errors import ConfigError
 from mllmbench.zoo import data
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from mllmbench.adapters.expert_config import PipelineConfig
     from mllmbench.adapters.expert_pipeline import ExpertPipelineAdapter
     from mllmbench.zoo.members import Member
+    from mllmbench.zoo.token_packaging import UnifiedTokens, VQTokenizer
 
 LLM_DIR = "llm"
 CAPTIONER_DIR = "captioner"
@@ -117,6 +118,9 @@ class Checkpoint:
     def stage(self, out: Path, parts: Mapping[str, Path]) -> dict[str, Path]:
         """Nothing to copy."""
         return dict(parts)
+
+    def attach(self, model: Any, parts: Mapping[str, Path]) -> None:
+        """Nothing to load into the fresh model."""
 
     def recipe(self, parts: Mapping[str, Path]) -> dict[str, Any]:
         """Nothing beyond the common recipe (so the one-model recipes and their hashes stay as they were)."""
@@ -216,6 +220,9 @@ class ExpertPipeline:
         copy_checkpoint(parts["captioner"], out / CAPTIONER_DIR)
         return {"captioner": out / CAPTIONER_DIR}
 
+    def attach(self, model: Any, parts: Mapping[str, Path]) -> None:
+        """Nothing to load into the fresh model."""
+
     def recipe(self, parts: Mapping[str, Path]) -> dict[str, Any]:
         """The pipeline file, where the training captions come from, and the captioner's identity."""
         return {
@@ -240,8 +247,8 @@ class ExpertPipeline:
         write_json_atomic(out / PIPELINE_FILE, self.config().to_dict())
 
 
-Packaging = Checkpoint | ExpertPipeline
-"""What `Member.packaging` holds."""
+Packaging = Union[Checkpoint, ExpertPipeline, "VQTokenizer", "UnifiedTokens"]
+"""What `Member.packaging` holds (the token packagings: `mllmbench.zoo.token_packaging`)."""
 
 
 def captioner_identity(member: str, directory: Path) -> dict[str, Any]:

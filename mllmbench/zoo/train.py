@@ -111,7 +111,11 @@ def _lr_factor(step: int, steps: int) -> float:
 
 
 def batch_for_step(spec: Member, encoder: Encoder, step: int) -> dict[str, Any]:
-    """The training batch of `step` (images ``step * BATCH_SIZE + 1 ..``, deterministic)."""
+    """The training batch of `step` (images ``step * BATCH_SIZE + 1 ..``, deterministic); an
+    encoder that builds whole batches itself (``batch(step)``: the VQ tokenizer's pixels, the
+    unified member's conversations plus generation rows) is asked for it."""
+    if hasattr(encoder, "batch"):
+        return encoder.batch(step)  # type: ignore[no-any-return]
     tokenizer = encoder.tokenizer
     end = spec.end_token if spec.end_token is not None else tokenizer.eos_token
     first = step * BATCH_SIZE + 1
@@ -146,6 +150,7 @@ def train_member(
         torch.set_num_threads(threads)
     model, processor = spec.build(spec.init_seed)
     model.train()
+    spec.packaging.attach(model, staged)
     encoder = spec.packaging.encoder(spec, model, processor)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=LEARNING_RATE, betas=(0.9, 0.98), weight_decay=WEIGHT_DECAY

@@ -2,9 +2,10 @@
 
 * ``zoo list [--json]``: every member with its adapter, ``--model`` value, connector, parameters
   per component, visual tokens per image, recipe and checkpoint size;
-* ``zoo train NAME|--all [--steps N] [--out DIR] [--captioner DIR]``: reproduce a member from its
-  recipe (``expert`` packages a trained captioner: the shipped ``llava`` unless ``--captioner``
-  names another checkpoint; with ``--all``, the ``llava`` trained in the same run);
+* ``zoo train NAME|--all [--steps N] [--out DIR] [--captioner DIR] [--vq DIR]``: reproduce a member
+  from its recipe (``expert`` packages a trained captioner: the shipped ``llava`` unless
+  ``--captioner`` names another checkpoint; ``early_fusion`` builds on the VQ tokenizer ``vq``, the
+  shipped one unless ``--vq`` names another; with ``--all``, the ones trained in the same run);
 * ``zoo report [--out DIR]``: run every shipped member on the built-in suites, build the
   leaderboard site and print paired VQA tests against ``llava`` and ``blind``.
 """
@@ -35,6 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="DIR",
         help="captioner checkpoint the expert member packages (default: the shipped zoo llava)",
+    )
+    train.add_argument(
+        "--vq",
+        type=Path,
+        metavar="DIR",
+        help="VQ tokenizer checkpoint the early_fusion member builds on (default: the shipped zoo vq)",
     )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     report = sub.add_parser("report", help="run every member and build the comparison leaderboard")
@@ -77,7 +84,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         raise ConfigError("--steps must be at least 1")
     names = list(MEMBERS) if args.all else [member(args.name).name]
-    given = {"captioner": args.captioner} if args.captioner else {}
+    given = {role: path for role, path in (("captioner", args.captioner), ("vq", args.vq)) if path}
     trained: dict[str, Path] = {}
     for name in names:
         out = args.out / name if args.all and args.out else args.out or cache_root() / "zoo" / name

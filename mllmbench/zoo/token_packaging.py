@@ -1,0 +1,269 @@
+"""Packaging of the token-based zoo members: the VQ tokenizer, and a unified member built on it.
+
+* `VQTokenizer` (member ``vq``): the trained model is the ``Emu3VQVAE`` of
+  `mllmbench.zoo.vq_tokenizer`; a training step is a batch of `VQ_BATCH_SIZE` Shapes images of
+  the training seed (`PixelEncoder`), and the directory is the fp16 ``Emu3VQVAE`` with its
+  image processor. It has no adapter of its own: the members that include it run it.
+* `UnifiedTokens` (member ``early_fusion``, also ``zoo:ar_vq``): one ``Emu3ForConditionalGeneration``
+  whose ``vqmodel`` is the trained ``vq`` member (loaded into the fresh model and frozen, as Emu3
+  freezes its tokenizer) and whose decoder learns both directions at once (`UnifiedEncoder`): the
+  image's conversation, exactly as every understanding member gets it (the adapter's prompt path,
+  `mllmbench.zoo.data.encode`), and `GEN_ROWS` text-to-image rows per step: the prompt of a
+  training scene (`mllmbench.suites.shapes_captions.t2i_prompt`, the t2i suite's prompt form) as
+  ``Emu3Processor(return_for_image_generation=True)`` writes it, followed by the scene image's
+  code grid (one end-of-line token per row), end of frame, end of image and EOS, as the Emu3
+  adapter samples them; the loss is on those image tokens. A `UNCONDITIONAL_SHARE` of the
+  generation rows have an empty prompt, which is the unconditional branch classifier-free
+  guidance runs at sampling time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mllmbench.zoo import data
+
+if TYPE_CHECKING:
+    from mllmbench.zoo.members import Member
+
+VQ_BATCH_SIZE = 16
+"""Images per step of the VQ tokenizer (a convolutional autoencoder at 64x64: 0.9 s a step)."""
+GEN_ROWS = 16
+"""Text-to-image rows added to each step's `BATCH_SIZE` conversations by `UnifiedEncoder`."""
+UNCONDITIONAL_SHARE = 0.1
+GEN_IMAGE_OFFSET = 500_000
+"""Generation rows use training-seed images from here on (never the conversations' images)."""
+
+
+def part_identity(member: str, directory: Path) -> dict[str, Any]:
+    """Recipe hash and file hashes of an included member (`packaging.captioner_identity`)."""
+    from mllmbench.zoo.packaging import captioner_identity
+
+    return captioner_identity(member, directory)
+
+
+@dataclass(frozen=True)
+class PixelEncoder:
+    """Training batches of the VQ tokenizer: Shapes images of the training seed as pixels."""
+
+    processor: Any
+    batch_size: int = VQ_BATCH_SIZE
+    tokenizer: Any = None
+
+    def example(self, seed: int, image_id: int, end: str) -> data.Encoded:
+        """Not used: the tokenizer trains on whole pixel batches (`batch`)."""
+        raise NotImplementedError("the VQ tokenizer trains on pixel batches")
+
+    def batch(self, step: int) -> dict[str, Any]:
+        """``pixel_values`` of images ``step * batch + 1 ..`` of the training seed."""
+        from mllmbench.zoo.vq_tokenizer import pixel_batch
+
+        first = step * self.batch_size + 1
+        return {
+            "pixel_values": pixel_batch(
+                self.processor, data.TRAIN_SEED, range(first, first + self.batch_size)
+            )
+        }
+
+
+@dataclass(frozen=True)
+class VQTokenizer:
+    """The ``Emu3VQVAE`` of the zoo, trained as a VQ-VAE (`mllmbench.zoo.vq_tokenizer`)."""
+
+    @property
+    def parts(self) -> dict[str, str]:
+        """No other member is included."""
+        return {}
+
+    def resolve_parts(self, owner: str, given: Mapping[str, Path] | None = None) -> dict[str, Path]:
+        """No parts (`ConfigError` for any given)."""
+        from mllmbench.zoo.packaging import _resolve_parts
+
+        return _resolve_parts(owner, self.parts, given)
+
+    def stage(self, out: Path, parts: Mapping[str, Path]) -> dict[str, Path]:
+        """Nothing to copy."""
+        return dict(parts)
+
+    def attach(self, model: Any, parts: Mapping[str, Path]) -> None:
+        """Nothing to load."""
+
+    def recipe(self, parts: Mapping[str, Path]) -> dict[str, Any]:
+        """The VQ config, its loss and batch (replacing the conversation batch size)."""
+        from mllmbench.zoo import vq_tokenizer as vt
+
+        return {
+            "batch_size": VQ_BATCH_SIZE,
+            "packaging": {
+                "layout": "vq_tokenizer",
+                "class": "Emu3VQVAE",
+                "vq_config": vt.VQ_CONFIG,
+                "loss": f"mse + codebook + {vt.COMMITMENT} * commitment",
+                "dead_code_restart_every": vt.RESTART_EVERY,
+                "image_size": vt.GRID * vt.DOWNSAMPLE,
+            },
+        }
+
+    def encoder(self, spec: Member, model: Any, processor: Any) -> PixelEncoder:
+        """A `PixelEncoder` with the tokenizer's image processor."""
+        return PixelEncoder(processor)
+
+    def save(self, out: Path, model: Any, processor: Any) -> None:
+        """The trained ``Emu3VQVAE`` (fp16) and its image processor."""
+        from mllmbench.zoo.packaging import save_fp16
+
+        save_fp16(out, model.vq, processor)
+
+
+@dataclass(frozen=True)
+class UnifiedEncoder:
+    """Conversations and text-to-image rows of one step for a unified Emu3 member."""
+
+    adapter: Any
+    """The member's ``emu3`` adapter bound to the in-memory model."""
+    end: str
+
+    @property
+    def tokenizer(self) -> Any:
+        """The adapter's tokenizer."""
+        return self.adapter.tokenizer
+
+    def example(self, seed: int, image_id: int, end: str) -> data.Encoded:
+        """The conversation of one image (`mllmbench.zoo.data.encode`)."""
+        image = data.scene_image(seed, image_id)
+        return data.encode(self.adapter, [image], data.conversation(seed, image_id), end)
+
+    def generation_row(self, seed: int, image_id: int, unconditional: bool) -> tuple[list[int], list[int]]:
+        """(ids, labels) of one text-to-image row (see the module doc)."""
+        import torch
+
+        from mllmbench.adapters.emu3 import EOF_TOKEN, IMAGE_END_TOKEN
+        from mllmbench.suites import shapes_captions, shapes_render
+        from mllmbench.zoo.vq_tokenizer import GRID
+
+        processor, tokenizer = self.adapter.processor, self.tokenizer
+        scene = shapes_render.sample_scene(seed, image_id)
+        prompt = "" if unconditional else shapes_captions.t2i_prompt(scene)
+        size = GRID * 8
+        prefix = processor(
+            text=[prompt],
+            return_for_image_generation=True,
+            ratio="1:1",
+            image_area=size * size,
+            return_tensors="pt",
+        )["input_ids"][0].tolist()
+        pixels = processor.image_processor([data.scene_image(seed, image_id)], return_tensors="pt")
+        model = self.adapter.model
+        with torch.no_grad():
+            grid = model.model.get_image_tokens(pixels["pixel_values"], pixels["image_sizes"]).tolist()
+        tail = [
+            tokenizer.convert_tokens_to_ids(EOF_TOKEN),
+            tokenizer.convert_tokens_to_ids(IMAGE_END_TOKEN),
+            tokenizer.eos_token_id,
+        ]
+        target = [int(t) for t in grid] + tail
+        return prefix + target, [data.IGNORE] * len(prefix) + target
+
+    def batch(self, step: int) -> dict[str, Any]:
+        """`BATCH_SIZE` conversations, then `GEN_ROWS` generation rows, right-padded together."""
+        import random
+
+        import torch
+
+        from mllmbench.zoo.members import BATCH_SIZE
+
+        first = step * BATCH_SIZE + 1
+        items = [self.example(data.TRAIN_SEED, i, self.end) for i in range(first, first + BATCH_SIZE)]
+        conversations = data.collate(items, int(self.tokenizer.pad_token_id))
+        rng = random.Random(f"zoo-unified-{step}")
+        gen_first = GEN_IMAGE_OFFSET + step * GEN_ROWS + 1
+        rows = [
+            self.generation_row(data.TRAIN_SEED, i, rng.random() < UNCONDITIONAL_SHARE)
+            for i in range(gen_first, gen_first + GEN_ROWS)
+        ]
+        return _append_rows(conversations, rows, int(self.tokenizer.pad_token_id), torch)
+
+
+def _append_rows(
+    batch: dict[str, Any], rows: list[tuple[list[int], list[int]]], pad_id: int, torch: Any
+) -> dict[str, Any]:
+    """`batch` with text-only `rows` appended below it (all rows right-padded to one length)."""
+    length = max(batch["input_ids"].shape[1], *(len(ids) for ids, _ in rows))
+    n = batch["input_ids"].shape[0] + len(rows)
+    ids = torch.full((n, length), pad_id, dtype=torch.long)
+    labels = torch.full((n, length), data.IGNORE, dtype=torch.long)
+    mask = torch.zeros((n, length), dtype=torch.long)
+    width = batch["input_ids"].shape[1]
+    top = batch["input_ids"].shape[0]
+    ids[:top, :width] = batch["input_ids"]
+    labels[:top, :width] = batch["labels"]
+    mask[:top, :width] = batch["attention_mask"]
+    for row, (row_ids, row_labels) in enumerate(rows, start=top):
+        ids[row, : len(row_ids)] = torch.tensor(row_ids)
+        labels[row, : len(row_labels)] = torch.tensor(row_labels)
+        mask[row, : len(row_ids)] = 1
+    extras = {k: v for k, v in batch.items() if k not in ("input_ids", "labels", "attention_mask")}
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels, **extras}
+
+
+@dataclass(frozen=True)
+class UnifiedTokens:
+    """An Emu3 decoder over text and the codes of the trained ``vq`` member, both directions."""
+
+    tokenizer_member: str = "vq"
+
+    @property
+    def parts(self) -> dict[str, str]:
+        """``vq`` -> the tokenizer member."""
+        return {"vq": self.tokenizer_member}
+
+    def resolve_parts(self, owner: str, given: Mapping[str, Path] | None = None) -> dict[str, Path]:
+        """The tokenizer's directory (given, else the shipped one)."""
+        from mllmbench.zoo.packaging import _resolve_parts
+
+        return _resolve_parts(owner, self.parts, given)
+
+    def stage(self, out: Path, parts: Mapping[str, Path]) -> dict[str, Path]:
+        """Nothing to copy: the tokenizer's weights become the checkpoint's ``vqmodel``."""
+        return dict(parts)
+
+    def attach(self, model: Any, parts: Mapping[str, Path]) -> None:
+        """Load the trained tokenizer into ``model.model.vqmodel`` (fp32) and freeze it."""
+        import torch
+        from transformers import Emu3VQVAE
+
+        trained = Emu3VQVAE.from_pretrained(parts["vq"], dtype=torch.float32)
+        vq = model.model.vqmodel
+        vq.load_state_dict(trained.state_dict())
+        vq.eval()
+        vq.requires_grad_(False)
+
+    def recipe(self, parts: Mapping[str, Path]) -> dict[str, Any]:
+        """The generation rows and the tokenizer's identity."""
+        return {
+            "packaging": {
+                "layout": "unified_emu3",
+                "generation_rows_per_step": GEN_ROWS,
+                "generation_prompt": "mllmbench.suites.shapes_captions.t2i_prompt of training-seed scenes "
+                f"{GEN_IMAGE_OFFSET + 1}..",
+                "unconditional_share": UNCONDITIONAL_SHARE,
+                "vq": part_identity(self.tokenizer_member, parts["vq"]),
+            }
+        }
+
+    def encoder(self, spec: Member, model: Any, processor: Any) -> UnifiedEncoder:
+        """A `UnifiedEncoder` around the member's adapter."""
+        from mllmbench.zoo.packaging import bind_adapter
+
+        adapter = bind_adapter(spec.adapter, f"zoo:{spec.name}", model, processor)
+        end = spec.end_token if spec.end_token is not None else adapter.tokenizer.eos_token
+        return UnifiedEncoder(adapter, end)
+
+    def save(self, out: Path, model: Any, processor: Any) -> None:
+        """`save_fp16` of the whole Emu3 model (tokenizer included) and its processor."""
+        from mllmbench.zoo.packaging import save_fp16
+
+        save_fp16(out, model, processor)

@@ -1,0 +1,148 @@
+"""The zoo's VQ tokenizer: an ``Emu3VQVAE`` trained on Shapes images, shared by the token members.
+
+The real transformers class (`transformers.Emu3VQVAE`, the tokenizer inside
+``Emu3ForConditionalGeneration``) is built with the zoo sizes below and trained here as a
+VQ-VAE: encoder -> quantisation convolution -> nearest codebook vector (straight-through
+estimator) -> post-quantisation convolution -> decoder, on 64x64 Shapes images (the zoo's
+`backbone.IMAGE_SIZE`) as ``Emu3ImageProcessor`` prepares them, so a trained tokenizer encodes at
+evaluation exactly what it was trained on. Three 2x downsamplings (the Emu3 processor's fixed
+ratio of 8) give an 8x8 grid of codes per image.
+
+Loss: mean squared reconstruction error in the processor's [-1, 1] pixel space, plus the
+VQ-VAE codebook term ``|sg(z) - e|^2`` and ``COMMITMENT`` x ``|z - sg(e)|^2`` (van den Oord et
+al., 2017). Codes that no image of the last `RESTART_EVERY` steps chose are re-seeded from
+encoder outputs of the current batch (a deterministic generator), the usual remedy for codebook
+collapse in small VQ models. After training only the ``Emu3VQVAE`` is saved (fp16), with its
+image processor: ``Emu3VQVAE.from_pretrained(DIR)`` and ``Emu3ForConditionalGeneration``'s
+``vqmodel`` load it as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mllmbench.zoo import backbone as bb
+from mllmbench.zoo import data
+
+CODEBOOK_SIZE = 256
+EMBED_DIM = 16
+DOWNSAMPLE = 8
+"""Emu3's processor hard-codes a spatial factor of 8 (three 2x downsamplings)."""
+GRID = bb.IMAGE_SIZE // DOWNSAMPLE
+COMMITMENT = 0.25
+RESTART_EVERY = 25
+
+VQ_CONFIG: dict[str, Any] = {
+    "codebook_size": CODEBOOK_SIZE,
+    "embed_dim": EMBED_DIM,
+    "latent_channels": EMBED_DIM,
+    "base_channels": 32,
+    "channel_multiplier": [1, 1, 1, 1],
+    "num_res_blocks": 1,
+    "attn_resolutions": [],
+    "temporal_downsample_factor": 1,
+    "hidden_size": 32,
+    "num_attention_heads": 1,
+    "dropout": 0.0,
+}
+"""`transformers.Emu3VQVAEConfig` keywords of the zoo tokenizer (GroupNorm(32) needs >= 32 base
+channels; no temporal downsampling, since the inputs are single images)."""
+
+
+def image_processor() -> Any:
+    """``Emu3ImageProcessor`` that resizes a Shapes image to exactly 64x64 ([-1, 1] pixels)."""
+    from transformers import Emu3ImageProcessor
+
+    pixels = bb.IMAGE_SIZE * bb.IMAGE_SIZE
+    return Emu3ImageProcessor(
+        min_pixels=pixels,
+        max_pixels=pixels,
+        spatial_factor=DOWNSAMPLE,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
+
+
+@dataclass
+class VQOutput:
+    """What the training loop reads (``loss``) and what is logged beside it."""
+
+    loss: Any
+    reconstruction: Any
+    codes_used: int
+
+
+def _vq_module_class() -> Any:
+    import torch
+    from torch import nn
+
+    class VQTrainer(nn.Module):
+        """An ``Emu3VQVAE`` with the VQ-VAE training forward (see the module doc)."""
+
+        def __init__(self, vq: Any, seed: int) -> None:
+            super().__init__()
+            self.vq = vq
+            self.generator = torch.Generator().manual_seed(seed)
+            self.register_buffer("usage", torch.zeros(vq.config.codebook_size), persistent=False)
+            self.steps = 0
+
+        def forward(self, pixel_values: Any) -> VQOutput:
+            vq = self.vq
+            hidden = vq.encoder(pixel_values.unsqueeze(1))  # b t c h w
+            z = vq.quant_conv(hidden.permute(0, 2, 1, 3, 4))  # b c t h w
+            b, c, t, h, w = z.shape
+            flat = z.permute(0, 2, 3, 4, 1).reshape(-1, c)
+            codebook = vq.quantize.embedding.weight
+            distances = (
+                flat.pow(2).sum(1, keepdim=True) - 2 * flat @ codebook.t() + codebook.pow(2).sum(1)[None, :]
+            )
+            codes = distances.argmin(1)
+            chosen = codebook[codes]
+            codebook_loss = (chosen - flat.detach()).pow(2).mean()
+            commitment = (flat - chosen.detach()).pow(2).mean()
+            straight = flat + (chosen - flat).detach()
+            quant = straight.view(b, t, h, w, c).permute(0, 4, 1, 2, 3)  # b c t h w
+            post = vq.post_quant_conv(quant)
+            decoded = vq.decoder(post.permute(0, 2, 1, 3, 4), quant.permute(0, 2, 1, 3, 4))
+            decoded = decoded.reshape(b, vq.config.out_channels, h * DOWNSAMPLE, w * DOWNSAMPLE)
+            reconstruction = (decoded - pixel_values).pow(2).mean()
+            if self.training:
+                self._restart_dead_codes(codes, flat.detach())
+            return VQOutput(
+                loss=reconstruction + codebook_loss + COMMITMENT * commitment,
+                reconstruction=reconstruction.detach(),
+                codes_used=int(codes.unique().numel()),
+            )
+
+        @torch.no_grad()
+        def _restart_dead_codes(self, codes: Any, flat: Any) -> None:
+            self.usage += torch.bincount(codes, minlength=self.usage.numel()).to(self.usage.dtype)
+            self.steps += 1
+            if self.steps % RESTART_EVERY:
+                return
+            dead = torch.nonzero(self.usage == 0).flatten()
+            if dead.numel():
+                picks = torch.randint(0, flat.shape[0], (dead.numel(),), generator=self.generator)
+                self.vq.quantize.embedding.weight[dead] = flat[picks]
+            self.usage.zero_()
+
+    return VQTrainer
+
+
+def build_vq(seed: int) -> tuple[Any, Any]:
+    """A fresh zoo ``Emu3VQVAE`` inside its training wrapper, and its image processor."""
+    from transformers import Emu3VQVAE, Emu3VQVAEConfig
+
+    from mllmbench.adapters.tiny.checkpoint import seeded
+
+    with seeded(seed):
+        vq = Emu3VQVAE(Emu3VQVAEConfig(**VQ_CONFIG))
+        trainer = _vq_module_class()(vq, seed)
+    return trainer, image_processor()
+
+
+def pixel_batch(processor: Any, seed: int, image_ids: range) -> Any:
+    """``pixel_values`` (b, 3, 64, 64) of Shapes images `image_ids` of `seed`."""
+    images = [data.scene_image(seed, image_id) for image_id in image_ids]
+    return processor(images, return_tensors="pt")["pixel_values"]
