@@ -29,6 +29,18 @@ def shipped_members() -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / MARKER_FILES[0]).is_file())
 
 
+def member_aliases(members: list[str]) -> dict[str, str]:
+    """Alias -> member, from the ``aliases`` of each shipped member's recipe file."""
+    from mllmbench.core.jsonio import read_json
+
+    root = zoo_checkpoints_dir()
+    return {
+        alias: name
+        for name in members
+        for alias in read_json(root / name / MARKER_FILES[0], what="zoo recipe").get("aliases", [])
+    }
+
+
 def is_zoo_model(model: str) -> bool:
     """Whether `model` is a ``zoo:NAME`` reference."""
     return model.startswith(ZOO_PREFIX)
@@ -42,6 +54,7 @@ def resolve_zoo_model(model: str) -> Path:
     """
     name = model[len(ZOO_PREFIX) :]
     members = shipped_members()
+    name = member_aliases(members).get(name, name)
     if name not in members:
         listing = ", ".join(f"zoo:{m}" for m in members) or "none installed"
         raise ConfigError(f"unknown zoo member {model!r}; members: {listing}")

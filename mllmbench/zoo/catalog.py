@@ -22,8 +22,9 @@ def member_entry(spec: Member, *, load: bool = True) -> dict[str, Any]:
     shipped = (directory / RECIPE_FILE).is_file()
     entry: dict[str, Any] = {
         "name": spec.name,
-        "adapter": spec.adapter,
-        "model": f"zoo:{spec.name}",
+        "adapter": spec.adapter or None,
+        "model": f"zoo:{spec.name}" if spec.adapter else None,
+        "aliases": [f"zoo:{alias}" for alias in spec.aliases],
         "kind": spec.kind,
         "connector": spec.connector,
         "generation": spec.generation,
@@ -49,7 +50,9 @@ def member_entry(spec: Member, *, load: bool = True) -> dict[str, Any]:
         "final_loss": record["final_loss"],
         "recipe_hash": record["recipe_hash"],
     }
-    if load:
+    if load and spec.kind == "tokenizer":
+        entry["parameters"], entry["visual_tokens_per_image"] = tokenizer_size(directory)
+    elif load:
         from mllmbench.adapters.registry import load_adapter_class
 
         adapter = load_adapter_class(spec.adapter)(f"zoo:{spec.name}")
@@ -60,6 +63,17 @@ def member_entry(spec: Member, *, load: bool = True) -> dict[str, Any]:
         finally:
             adapter.close()
     return entry
+
+
+def tokenizer_size(directory: Path) -> tuple[dict[str, int], int]:
+    """Parameters (``vision``: encoder, codebook, decoder) and codes per image of the VQ tokenizer."""
+    from transformers import Emu3VQVAE
+
+    from mllmbench.zoo.vq_tokenizer import GRID
+
+    model = Emu3VQVAE.from_pretrained(directory)
+    total = sum(p.numel() for p in model.parameters())
+    return {"vision": total, "connector": 0, "llm": 0, "total": total}, GRID * GRID
 
 
 def entries(*, load: bool = True) -> list[dict[str, Any]]:
@@ -92,7 +106,7 @@ def catalog_table(rows: list[dict[str, Any]]) -> str:
         table.append(
             (
                 row["name"],
-                row["adapter"],
+                row["adapter"] or "-",
                 row["connector"],
                 count(params) if params else "-",
                 count(row["visual_tokens_per_image"]) if row["visual_tokens_per_image"] is not None else "-",

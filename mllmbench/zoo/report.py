@@ -20,6 +20,23 @@ log = logging.getLogger(__name__)
 BASELINES = ("llava", "blind")
 
 
+def member_suites(spec: Any, suites: Sequence[str]) -> list[str]:
+    """The suites of `suites` that member `spec` can run (its kind's capabilities)."""
+    from mllmbench.core.types import Capability
+    from mllmbench.suites.registry import load_suite_class
+
+    can = {
+        "understand": Capability.UNDERSTAND,
+        "generate": Capability.GENERATE,
+        "unified": Capability.UNDERSTAND | Capability.GENERATE,
+    }.get(spec.kind)
+    if can is None:
+        return []
+    return [
+        name for name in suites if load_suite_class(name).requires & can == load_suite_class(name).requires
+    ]
+
+
 def run_member(
     name: str,
     adapter: str,

@@ -136,77 +136,57 @@ class UnifiedEncoder:
         image = data.scene_image(seed, image_id)
         return data.encode(self.adapter, [image], data.conversation(seed, image_id), end)
 
-    def generation_row(self, seed: int, image_id: int, unconditional: bool) -> tuple[list[int], list[int]]:
-        """(ids, labels) of one text-to-image row (see the module doc)."""
+    def generation_rows(self, seed: int, image_ids: range, unconditional: list[bool]) -> dict[str, Any]:
+        """The right-padded batch of text-to-image rows of `image_ids` (see the module doc)."""
         import torch
 
         from mllmbench.adapters.emu3 import EOF_TOKEN, IMAGE_END_TOKEN
         from mllmbench.suites import shapes_captions, shapes_render
-        from mllmbench.zoo.vq_tokenizer import GRID
+        from mllmbench.zoo.vq_tokenizer import DOWNSAMPLE, GRID
 
         processor, tokenizer = self.adapter.processor, self.tokenizer
-        scene = shapes_render.sample_scene(seed, image_id)
-        prompt = "" if unconditional else shapes_captions.t2i_prompt(scene)
-        size = GRID * 8
-        prefix = processor(
-            text=[prompt],
-            return_for_image_generation=True,
-            ratio="1:1",
-            image_area=size * size,
-            return_tensors="pt",
-        )["input_ids"][0].tolist()
-        pixels = processor.image_processor([data.scene_image(seed, image_id)], return_tensors="pt")
-        model = self.adapter.model
+        side = GRID * DOWNSAMPLE
+        pixels = processor.image_processor(
+            [data.scene_image(seed, image_id) for image_id in image_ids], return_tensors="pt"
+        )
         with torch.no_grad():
-            grid = model.model.get_image_tokens(pixels["pixel_values"], pixels["image_sizes"]).tolist()
+            codes = self.adapter.model.model.get_image_tokens(pixels["pixel_values"], pixels["image_sizes"])
+        grids = codes.view(len(image_ids), -1).tolist()
         tail = [
             tokenizer.convert_tokens_to_ids(EOF_TOKEN),
             tokenizer.convert_tokens_to_ids(IMAGE_END_TOKEN),
             tokenizer.eos_token_id,
         ]
-        target = [int(t) for t in grid] + tail
-        return prefix + target, [data.IGNORE] * len(prefix) + target
+        items = []
+        for image_id, grid, empty in zip(image_ids, grids, unconditional, strict=True):
+            scene = shapes_render.sample_scene(seed, image_id)
+            prompt = "" if empty else shapes_captions.t2i_prompt(scene)
+            prefix = processor(
+                text=[prompt], return_for_image_generation=True, ratio="1:1", image_area=side * side
+            )["input_ids"][0]
+            target = [int(t) for t in grid] + tail
+            items.append(data.Encoded(list(prefix) + target, [data.IGNORE] * len(prefix) + target, {}, 0))
+        return data.collate(items, int(tokenizer.pad_token_id))
 
-    def batch(self, step: int) -> dict[str, Any]:
-        """`BATCH_SIZE` conversations, then `GEN_ROWS` generation rows, right-padded together."""
+    def batch(self, step: int) -> list[dict[str, Any]]:
+        """Two micro-batches (each padded to its own length): `BATCH_SIZE` conversations and
+        `GEN_ROWS` generation rows; the loss is the token mean over both."""
         import random
-
-        import torch
 
         from mllmbench.zoo.members import BATCH_SIZE
 
         first = step * BATCH_SIZE + 1
         items = [self.example(data.TRAIN_SEED, i, self.end) for i in range(first, first + BATCH_SIZE)]
-        conversations = data.collate(items, int(self.tokenizer.pad_token_id))
         rng = random.Random(f"zoo-unified-{step}")
         gen_first = GEN_IMAGE_OFFSET + step * GEN_ROWS + 1
-        rows = [
-            self.generation_row(data.TRAIN_SEED, i, rng.random() < UNCONDITIONAL_SHARE)
-            for i in range(gen_first, gen_first + GEN_ROWS)
+        return [
+            data.collate(items, int(self.tokenizer.pad_token_id)),
+            self.generation_rows(
+                data.TRAIN_SEED,
+                range(gen_first, gen_first + GEN_ROWS),
+                [rng.random() < UNCONDITIONAL_SHARE for _ in range(GEN_ROWS)],
+            ),
         ]
-        return _append_rows(conversations, rows, int(self.tokenizer.pad_token_id), torch)
-
-
-def _append_rows(
-    batch: dict[str, Any], rows: list[tuple[list[int], list[int]]], pad_id: int, torch: Any
-) -> dict[str, Any]:
-    """`batch` with text-only `rows` appended below it (all rows right-padded to one length)."""
-    length = max(batch["input_ids"].shape[1], *(len(ids) for ids, _ in rows))
-    n = batch["input_ids"].shape[0] + len(rows)
-    ids = torch.full((n, length), pad_id, dtype=torch.long)
-    labels = torch.full((n, length), data.IGNORE, dtype=torch.long)
-    mask = torch.zeros((n, length), dtype=torch.long)
-    width = batch["input_ids"].shape[1]
-    top = batch["input_ids"].shape[0]
-    ids[:top, :width] = batch["input_ids"]
-    labels[:top, :width] = batch["labels"]
-    mask[:top, :width] = batch["attention_mask"]
-    for row, (row_ids, row_labels) in enumerate(rows, start=top):
-        ids[row, : len(row_ids)] = torch.tensor(row_ids)
-        labels[row, : len(row_labels)] = torch.tensor(row_labels)
-        mask[row, : len(row_ids)] = 1
-    extras = {k: v for k, v in batch.items() if k not in ("input_ids", "labels", "attention_mask")}
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels, **extras}
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ def _lr_factor(step: int, steps: int) -> float:
     return FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def batch_for_step(spec: Member, encoder: Encoder, step: int) -> dict[str, Any]:
+def batch_for_step(spec: Member, encoder: Encoder, step: int) -> dict[str, Any] | list[dict[str, Any]]:
     """The training batch of `step` (images ``step * BATCH_SIZE + 1 ..``, deterministic); an
     encoder that builds whole batches itself (``batch(step)``: the VQ tokenizer's pixels, the
     unified member's conversations plus generation rows) is asked for it."""
@@ -121,6 +121,16 @@ def batch_for_step(spec: Member, encoder: Encoder, step: int) -> dict[str, Any]:
     first = step * BATCH_SIZE + 1
     items = [encoder.example(data.TRAIN_SEED, image_id, end) for image_id in range(first, first + BATCH_SIZE)]
     return data.collate(items, int(tokenizer.pad_token_id), spec.extend)
+
+
+def batch_loss(model: Any, batch: dict[str, Any] | list[dict[str, Any]]) -> Any:
+    """The model's loss on `batch`; on micro-batches (a list, each padded to its own length) the
+    mean over every labelled token of all of them, as one batch would give."""
+    if isinstance(batch, dict):
+        return model(**batch).loss
+    counts = [int((part["labels"][:, 1:] != data.IGNORE).sum()) for part in batch]
+    total = sum(counts)
+    return sum(model(**part).loss * (count / total) for part, count in zip(batch, counts, strict=True))
 
 
 def train_member(
@@ -161,8 +171,7 @@ def train_member(
     start, cpu_start = time.perf_counter(), time.process_time()
     bar = tqdm(range(n_steps), desc=f"zoo {name}", unit="step", disable=not progress, file=sys.stderr)
     for step in bar:
-        batch = batch_for_step(spec, encoder, step)
-        loss = model(**batch).loss
+        loss = batch_loss(model, batch_for_step(spec, encoder, step))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
         optimizer.step()
@@ -210,6 +219,7 @@ def _write_record(
         out / RECIPE_FILE,
         {
             "member": rec["member"],
+            "aliases": list(member(rec["member"]).aliases),
             "recipe": rec,
             "recipe_hash": result.recipe_hash,
             "shipped_recipe_hash": shipped_hash,

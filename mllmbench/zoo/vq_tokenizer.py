@@ -70,6 +70,8 @@ class VQOutput:
 
     loss: Any
     reconstruction: Any
+    codes: Any
+    """Chosen code per grid cell, (batch, grid, grid): what ``Emu3VQVAE.encode`` returns."""
     codes_used: int
 
 
@@ -112,20 +114,22 @@ def _vq_module_class() -> Any:
             return VQOutput(
                 loss=reconstruction + codebook_loss + COMMITMENT * commitment,
                 reconstruction=reconstruction.detach(),
+                codes=codes.view(b, h, w),
                 codes_used=int(codes.unique().numel()),
             )
 
         @torch.no_grad()
         def _restart_dead_codes(self, codes: Any, flat: Any) -> None:
-            self.usage += torch.bincount(codes, minlength=self.usage.numel()).to(self.usage.dtype)
+            usage: Any = self.usage
+            usage += torch.bincount(codes, minlength=usage.numel()).to(usage.dtype)
             self.steps += 1
             if self.steps % RESTART_EVERY:
                 return
-            dead = torch.nonzero(self.usage == 0).flatten()
+            dead = torch.nonzero(usage == 0).flatten()
             if dead.numel():
                 picks = torch.randint(0, flat.shape[0], (dead.numel(),), generator=self.generator)
                 self.vq.quantize.embedding.weight[dead] = flat[picks]
-            self.usage.zero_()
+            usage.zero_()
 
     return VQTrainer
 

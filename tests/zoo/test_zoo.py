@@ -67,7 +67,11 @@ def blind_scores(held_out: list) -> list[float]:
     return _accuracies("blind", held_out)
 
 
-VISUAL = [name for name in MEMBERS if name != "blind" and name in shipped_members()]
+VISUAL = [
+    name
+    for name, spec in MEMBERS.items()
+    if name != "blind" and spec.kind in ("understand", "unified") and name in shipped_members()
+]
 """The shipped visual members (docs/zoo.md says which members are built but not shipped)."""
 
 

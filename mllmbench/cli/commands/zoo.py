@@ -6,8 +6,10 @@
   from its recipe (``expert`` packages a trained captioner: the shipped ``llava`` unless
   ``--captioner`` names another checkpoint; ``early_fusion`` builds on the VQ tokenizer ``vq``, the
   shipped one unless ``--vq`` names another; with ``--all``, the ones trained in the same run);
-* ``zoo report [--out DIR]``: run every shipped member on the built-in suites, build the
-  leaderboard site and print paired VQA tests against ``llava`` and ``blind``.
+* ``zoo report [--out DIR] [--suite vqa,caption,t2i]``: run every shipped member on the suites it
+  can run (understanding suites for understanding and unified members, ``t2i`` for generating and
+  unified ones), build the leaderboard site and print paired VQA tests against ``llava`` and
+  ``blind``.
 """
 
 from __future__ import annotations
@@ -116,9 +118,9 @@ def _report(args: argparse.Namespace) -> int:
     from mllmbench.core.zoo_paths import shipped_members
     from mllmbench.reports.leaderboard_site import write_site
     from mllmbench.zoo.members import MEMBERS
-    from mllmbench.zoo.report import format_table, paired_table, run_member
+    from mllmbench.zoo.report import format_table, member_suites, paired_table, run_member
 
-    shipped = [name for name in MEMBERS if name in shipped_members()]
+    shipped = [name for name in MEMBERS if name in shipped_members() and MEMBERS[name].kind != "tokenizer"]
     if not shipped:
         raise ConfigError("no zoo member is installed (mllmbench/zoo/checkpoints is empty)")
     suites = [s.strip() for s in args.suite.split(",") if s.strip()]
@@ -127,12 +129,13 @@ def _report(args: argparse.Namespace) -> int:
             name,
             MEMBERS[name].adapter,
             args.out / "runs",
-            suites,
+            member_suites(MEMBERS[name], suites),
             args.data,
             args.limit,
             not args.no_progress,
         )
         for name in shipped
+        if member_suites(MEMBERS[name], suites)
     }
     site = write_site(list(runs.values()), args.out / "leaderboard")
     rows = paired_table(runs) if "vqa" in suites else []

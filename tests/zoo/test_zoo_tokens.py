@@ -1,0 +1,122 @@
+"""The token members of the zoo: the VQ tokenizer (``vq``) and the unified Emu3 member (``early_fusion``).
+
+The tokenizer's training forward picks the codes the library's ``Emu3VQVAE.encode`` picks; a short
+run learns and reloads with ``from_pretrained``; the unified member trains on a given tokenizer,
+keeps it frozen, and answers and draws through the ``emu3`` adapter; micro-batches give the loss
+of one batch; ``zoo:ar_vq`` is the unified member.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mllmbench.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def vq_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("zoo") / "vq"
+    args = ["zoo", "train", "vq", "--steps", "40", "--out", str(out), "--threads", "1", "--no-progress"]
+    assert main(args) == 0
+    return out
+
+
+def test_training_forward_picks_the_library_codes() -> None:
+    import torch
+
+    from mllmbench.zoo import vq_tokenizer as vt
+
+    trainer, processor = vt.build_vq(0)
+    trainer.eval()
+    pixels = processor([vt.data.scene_image(7, i) for i in (1, 2, 3)], return_tensors="pt")
+    with torch.no_grad():
+        mine = trainer(pixels["pixel_values"]).codes
+        library = trainer.vq.encode(pixels["pixel_values"], pixels["image_sizes"]).image_tokens
+    assert mine.shape == (3, vt.GRID, vt.GRID)
+    assert torch.equal(mine, torch.stack(library))
+
+
+def test_vq_learns_and_reloads(vq_dir: Path) -> None:
+    import torch
+    from transformers import Emu3VQVAE
+
+    record = json.loads((vq_dir / "zoo.json").read_text())
+    assert record["steps"] == 40 and record["recipe"]["batch_size"] == 16
+    assert record["final_loss"] < 0.3 * record["first_loss"]
+    vq = Emu3VQVAE.from_pretrained(vq_dir)
+    assert vq.dtype == torch.float16 and vq.config.codebook_size == 256
+
+
+def test_early_fusion_trains_on_the_given_tokenizer_and_runs_both_ways(vq_dir: Path, tmp_path: Path) -> None:
+    import torch
+    from transformers import Emu3VQVAE
+
+    from mllmbench.adapters.emu3 import Emu3Adapter
+    from mllmbench.core.types import (
+        GenerateRequest,
+        GenerationSettings,
+        ImageGenerationSettings,
+        UnderstandRequest,
+    )
+    from mllmbench.zoo import data
+
+    out = tmp_path / "early_fusion"
+    args = ["zoo", "train", "early_fusion", "--steps", "2", "--vq", str(vq_dir), "--out", str(out)]
+    assert main([*args, "--threads", "1", "--no-progress"]) == 0
+    record = json.loads((out / "zoo.json").read_text())
+    assert record["aliases"] == ["ar_vq"]
+    assert (
+        record["recipe"]["packaging"]["vq"]["recipe_hash"]
+        == json.loads((vq_dir / "zoo.json").read_text())["recipe_hash"]
+    )
+    adapter = Emu3Adapter(str(out))
+    adapter.load()
+    try:
+        tokenizer = Emu3VQVAE.from_pretrained(vq_dir).state_dict()
+        inside = adapter.model.model.vqmodel.state_dict()
+        assert all(torch.equal(tokenizer[k], inside[k].to(tokenizer[k].dtype)) for k in tokenizer)  # frozen
+        image = data.scene_image(3, 1)
+        [answer] = adapter.understand(
+            [UnderstandRequest("q", (image,), "How many shapes are there?")],
+            GenerationSettings(max_new_tokens=3),
+        )
+        assert answer.usage.input_tokens > 72  # the 8x8 grid and its 8 end-of-line tokens are in the prompt
+        [drawn] = adapter.generate_images(
+            [GenerateRequest("g", "a red circle", seed=1)], ImageGenerationSettings()
+        )
+        assert drawn.images[0].size == (64, 64)
+        assert drawn.usage.steps == 8 * 9 + 3
+    finally:
+        adapter.close()
+
+
+def test_micro_batches_give_the_one_batch_loss() -> None:
+    import torch
+
+    from mllmbench.zoo import builders, data
+    from mllmbench.zoo.train import batch_loss
+
+    model, tokenizer = builders.build_blind(0)
+    model.eval()
+    items = [
+        data.Encoded(ids, [data.IGNORE, *ids[1:]], {}, 0)
+        for ids in ([5, 6, 7, 8, 9, 10, 11], [12, 13, 14], [15, 16, 17, 18])
+    ]
+    pad = int(tokenizer.pad_token_id)
+    with torch.no_grad():
+        whole = batch_loss(model, data.collate(items, pad))
+        parts = batch_loss(model, [data.collate(items[:1], pad), data.collate(items[1:], pad)])
+    assert torch.allclose(whole, parts, atol=1e-5)
+
+
+def test_alias_names_the_unified_member() -> None:
+    from mllmbench.core.zoo_paths import resolve_zoo_model, shipped_members
+    from mllmbench.zoo.members import member
+
+    assert member("ar_vq").name == "early_fusion"
+    assert member("ar_vq").kind == "unified" and member("ar_vq").generation == "autoregressive_vq"
+    if "early_fusion" in shipped_members():
+        assert resolve_zoo_model("zoo:ar_vq") == resolve_zoo_model("zoo:early_fusion")
