@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mllmbench.zoo import builders, vq_tokenizer
+from mllmbench.zoo import builders, maskgit, vq_tokenizer, vqgan
 from mllmbench.zoo.packaging import Checkpoint, ExpertPipeline, Packaging
 from mllmbench.zoo.token_packaging import UnifiedTokens, VQTokenizer
 
@@ -134,6 +134,27 @@ MEMBERS: dict[str, Member] = {
             generation="autoregressive_vq",
             packaging=UnifiedTokens(),
             aliases=("ar_vq",),
+        ),
+        Member(
+            name="vqgan",
+            adapter="",
+            connector="none",
+            build=vqgan.build_vqgan,
+            description="diffusers VQModel trained on Shapes: 64x64 image -> 8x8 codes of 256 (shared tokenizer)",
+            kind="tokenizer",
+            generation="none",
+            steps=VQ_STEPS,
+            packaging=VQTokenizer(family="diffusers"),
+        ),
+        Member(
+            name="maskgit",
+            adapter="amused",
+            connector="none",
+            build=maskgit.build_maskgit,
+            description="aMUSEd/MaskGIT: CLIP text encoder -> UVit2D unmasking the vqgan codes in parallel",
+            kind="generate",
+            generation="masked_tokens",
+            packaging=maskgit.MaskedTokens(),
         ),
     )
 }

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from mllmbench.adapters.expert_config import PipelineConfig
     from mllmbench.adapters.expert_pipeline import ExpertPipelineAdapter
     from mllmbench.zoo.members import Member
+    from mllmbench.zoo.maskgit import MaskedTokens
     from mllmbench.zoo.token_packaging import UnifiedTokens, VQTokenizer
 
 LLM_DIR = "llm"
@@ -247,8 +248,9 @@ class ExpertPipeline:
         write_json_atomic(out / PIPELINE_FILE, self.config().to_dict())
 
 
-Packaging = Union[Checkpoint, ExpertPipeline, "VQTokenizer", "UnifiedTokens"]
-"""What `Member.packaging` holds (the token packagings: `mllmbench.zoo.token_packaging`)."""
+Packaging = Union[Checkpoint, ExpertPipeline, "VQTokenizer", "UnifiedTokens", "MaskedTokens"]
+"""What `Member.packaging` holds (the token packagings: `mllmbench.zoo.token_packaging`,
+`mllmbench.zoo.maskgit`)."""
 
 
 def captioner_identity(member: str, directory: Path) -> dict[str, Any]:

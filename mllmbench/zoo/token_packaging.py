@@ -19,7 +19,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,9 +47,10 @@ def part_identity(member: str, directory: Path) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class PixelEncoder:
-    """Training batches of the VQ tokenizer: Shapes images of the training seed as pixels."""
+    """Training batches of a VQ tokenizer: Shapes images of the training seed as pixels."""
 
-    processor: Any
+    pixels: Callable[[int, Sequence[int]], Any]
+    """(seed, image ids) -> (b, 3, 64, 64) pixel tensor, prepared as the tokenizer's users prepare it."""
     batch_size: int = VQ_BATCH_SIZE
     tokenizer: Any = None
 
@@ -59,19 +60,16 @@ class PixelEncoder:
 
     def batch(self, step: int) -> dict[str, Any]:
         """``pixel_values`` of images ``step * batch + 1 ..`` of the training seed."""
-        from mllmbench.zoo.vq_tokenizer import pixel_batch
-
         first = step * self.batch_size + 1
-        return {
-            "pixel_values": pixel_batch(
-                self.processor, data.TRAIN_SEED, range(first, first + self.batch_size)
-            )
-        }
+        return {"pixel_values": self.pixels(data.TRAIN_SEED, range(first, first + self.batch_size))}
 
 
 @dataclass(frozen=True)
 class VQTokenizer:
-    """The ``Emu3VQVAE`` of the zoo, trained as a VQ-VAE (`mllmbench.zoo.vq_tokenizer`)."""
+    """A VQ tokenizer of the zoo, trained as a VQ-VAE: the ``Emu3VQVAE`` (`mllmbench.zoo.vq_tokenizer`,
+    ``family="emu3"``) or the diffusers ``VQModel`` (`mllmbench.zoo.vqgan`, ``family="diffusers"``)."""
+
+    family: str = "emu3"
 
     @property
     def parts(self) -> dict[str, str]:
@@ -95,13 +93,26 @@ class VQTokenizer:
         """The VQ config, its loss and batch (replacing the conversation batch size)."""
         from mllmbench.zoo import vq_tokenizer as vt
 
-        return {
-            "batch_size": VQ_BATCH_SIZE,
-            "packaging": {
+        if self.family == "diffusers":
+            from mllmbench.zoo.vqgan import VQGAN_CONFIG
+
+            layout = {
+                "layout": "vq_tokenizer",
+                "class": "diffusers.VQModel",
+                "vq_config": VQGAN_CONFIG,
+                "loss": "mse + VectorQuantizer loss (legacy, beta 0.25)",
+            }
+        else:
+            layout = {
                 "layout": "vq_tokenizer",
                 "class": "Emu3VQVAE",
                 "vq_config": vt.VQ_CONFIG,
                 "loss": f"mse + codebook + {vt.COMMITMENT} * commitment",
+            }
+        return {
+            "batch_size": VQ_BATCH_SIZE,
+            "packaging": {
+                **layout,
                 "dead_code_restart_every": vt.RESTART_EVERY,
                 "image_size": vt.GRID * vt.DOWNSAMPLE,
             },
@@ -109,12 +120,24 @@ class VQTokenizer:
 
     def encoder(self, spec: Member, model: Any, processor: Any) -> PixelEncoder:
         """A `PixelEncoder` with the tokenizer's image processor."""
-        return PixelEncoder(processor)
+        if self.family == "diffusers":
+            from mllmbench.zoo.vqgan import scene_pixels
+
+            return PixelEncoder(lambda seed, ids: scene_pixels(processor, seed, list(ids)))
+        from mllmbench.zoo.vq_tokenizer import pixel_batch
+
+        return PixelEncoder(lambda seed, ids: pixel_batch(processor, seed, ids))
 
     def save(self, out: Path, model: Any, processor: Any) -> None:
-        """The trained ``Emu3VQVAE`` (fp16) and its image processor."""
+        """The trained tokenizer (fp16), with its image processor where it has a saved form (Emu3's)."""
+        import torch
+
         from mllmbench.zoo.packaging import save_fp16
 
+        if self.family == "diffusers":
+            out.mkdir(parents=True, exist_ok=True)
+            model.vq.eval().to(torch.float16).save_pretrained(out)
+            return
         save_fp16(out, model.vq, processor)
 
 

@@ -19,6 +19,7 @@ image processor: ``Emu3VQVAE.from_pretrained(DIR)`` and ``Emu3ForConditionalGene
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,8 +76,34 @@ class VQOutput:
     codes_used: int
 
 
+class CodeRestarts:
+    """Dead-code restarts: every `RESTART_EVERY` updates, each code no input chose since the last
+    restart is set to a randomly picked encoder output of the current batch (own generator)."""
+
+    def __init__(self, codebook_size: int, seed: int) -> None:
+        import torch
+
+        self.generator = torch.Generator().manual_seed(seed)
+        self.usage = torch.zeros(codebook_size)
+        self.steps = 0
+
+    def update(self, codes: Any, flat: Any, codebook: Any) -> None:
+        """Count `codes` (chosen for the rows of `flat`); restart the dead rows of `codebook` when due."""
+        import torch
+
+        with torch.no_grad():
+            self.usage += torch.bincount(codes, minlength=self.usage.numel()).to(self.usage.dtype)
+            self.steps += 1
+            if self.steps % RESTART_EVERY:
+                return
+            dead = torch.nonzero(self.usage == 0).flatten()
+            if dead.numel():
+                picks = torch.randint(0, flat.shape[0], (dead.numel(),), generator=self.generator)
+                codebook[dead] = flat[picks]
+            self.usage.zero_()
+
+
 def _vq_module_class() -> Any:
-    import torch
     from torch import nn
 
     class VQTrainer(nn.Module):
@@ -85,9 +112,7 @@ def _vq_module_class() -> Any:
         def __init__(self, vq: Any, seed: int) -> None:
             super().__init__()
             self.vq = vq
-            self.generator = torch.Generator().manual_seed(seed)
-            self.register_buffer("usage", torch.zeros(vq.config.codebook_size), persistent=False)
-            self.steps = 0
+            self.restarts = CodeRestarts(vq.config.codebook_size, seed)
 
         def forward(self, pixel_values: Any) -> VQOutput:
             vq = self.vq
@@ -110,26 +135,13 @@ def _vq_module_class() -> Any:
             decoded = decoded.reshape(b, vq.config.out_channels, h * DOWNSAMPLE, w * DOWNSAMPLE)
             reconstruction = (decoded - pixel_values).pow(2).mean()
             if self.training:
-                self._restart_dead_codes(codes, flat.detach())
+                self.restarts.update(codes, flat.detach(), vq.quantize.embedding.weight)
             return VQOutput(
                 loss=reconstruction + codebook_loss + COMMITMENT * commitment,
                 reconstruction=reconstruction.detach(),
                 codes=codes.view(b, h, w),
                 codes_used=int(codes.unique().numel()),
             )
-
-        @torch.no_grad()
-        def _restart_dead_codes(self, codes: Any, flat: Any) -> None:
-            usage: Any = self.usage
-            usage += torch.bincount(codes, minlength=usage.numel()).to(usage.dtype)
-            self.steps += 1
-            if self.steps % RESTART_EVERY:
-                return
-            dead = torch.nonzero(usage == 0).flatten()
-            if dead.numel():
-                picks = torch.randint(0, flat.shape[0], (dead.numel(),), generator=self.generator)
-                self.vq.quantize.embedding.weight[dead] = flat[picks]
-            usage.zero_()
 
     return VQTrainer
 
@@ -146,7 +158,7 @@ def build_vq(seed: int) -> tuple[Any, Any]:
     return trainer, image_processor()
 
 
-def pixel_batch(processor: Any, seed: int, image_ids: range) -> Any:
+def pixel_batch(processor: Any, seed: int, image_ids: Sequence[int]) -> Any:
     """``pixel_values`` (b, 3, 64, 64) of Shapes images `image_ids` of `seed`."""
     images = [data.scene_image(seed, image_id) for image_id in image_ids]
     return processor(images, return_tensors="pt")["pixel_values"]

@@ -120,3 +120,55 @@ def test_alias_names_the_unified_member() -> None:
     assert member("ar_vq").kind == "unified" and member("ar_vq").generation == "autoregressive_vq"
     if "early_fusion" in shipped_members():
         assert resolve_zoo_model("zoo:ar_vq") == resolve_zoo_model("zoo:early_fusion")
+
+
+@pytest.fixture(scope="module")
+def vqgan_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("zoo") / "vqgan"
+    args = ["zoo", "train", "vqgan", "--steps", "30", "--out", str(out), "--threads", "1", "--no-progress"]
+    assert main(args) == 0
+    return out
+
+
+def test_vqgan_learns_and_its_codes_are_the_quantizers(vqgan_dir: Path) -> None:
+    import torch
+    from diffusers import VQModel
+
+    from mllmbench.zoo import vqgan
+
+    record = json.loads((vqgan_dir / "zoo.json").read_text())
+    assert record["final_loss"] < 0.3 * record["first_loss"]
+    vq = VQModel.from_pretrained(vqgan_dir, torch_dtype=torch.float32).eval()
+    trainer = vqgan._trainer_class()(vq, 0).eval()
+    pixels = vqgan.scene_pixels(vqgan.image_processor(), 7, [1, 2])
+    with torch.no_grad():
+        assert torch.equal(trainer(pixels).codes, vqgan.encode_codes(vq, pixels))
+        decoded = vq.decode(
+            vqgan.encode_codes(vq, pixels), force_not_quantize=True, shape=(2, 8, 8, 16)
+        ).sample
+    assert decoded.shape == pixels.shape  # the pipeline's decode path: code ids looked up in the codebook
+
+
+def test_maskgit_trains_on_the_given_tokenizer_and_draws_through_amused(
+    vqgan_dir: Path, tmp_path: Path
+) -> None:
+    from mllmbench.adapters.amused import AmusedAdapter
+    from mllmbench.core.types import GenerateRequest, ImageGenerationSettings
+
+    out = tmp_path / "maskgit"
+    args = ["zoo", "train", "maskgit", "--steps", "3", "--vq", str(vqgan_dir), "--out", str(out)]
+    assert main([*args, "--threads", "1", "--no-progress"]) == 0
+    record = json.loads((out / "zoo.json").read_text())
+    assert record["recipe"]["packaging"]["vq"]["member"] == "vqgan"
+    adapter = AmusedAdapter(str(out))
+    adapter.load()
+    try:
+        request = GenerateRequest("g", "a large red circle in the top left, on a white background.", seed=3)
+        [first] = adapter.generate_images([request], ImageGenerationSettings())
+        [again] = adapter.generate_images([request], ImageGenerationSettings())
+    finally:
+        adapter.close()
+    assert first.images[0].size == (64, 64) and first.usage.image_tokens == 64
+    assert first.usage.sequential_calls == first.usage.steps == 12
+    assert first.images[0].tobytes() == again.images[0].tobytes()  # same seed, same image
+    assert sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) <= 5_000_000  # a member ships <= 5 MB
