@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from mllmbench.zoo import backbone as bb
 from mllmbench.zoo import data
-from mllmbench.zoo.token_packaging import GEN_IMAGE_OFFSET, UNCONDITIONAL_SHARE
+from mllmbench.zoo.token_packaging import GEN_IMAGE_OFFSET, UNCONDITIONAL_SHARE, IncludesTokenizer
 
 if TYPE_CHECKING:
     from mllmbench.zoo.members import Member
@@ -195,25 +195,10 @@ class PromptEncoder:
 
 
 @dataclass(frozen=True)
-class MaskedTokens:
+class MaskedTokens(IncludesTokenizer):
     """An ``AmusedPipeline`` trained on the codes of the ``vqgan`` member (see the module doc)."""
 
     tokenizer_member: str = "vqgan"
-
-    @property
-    def parts(self) -> dict[str, str]:
-        """``vq`` -> the diffusers tokenizer member."""
-        return {"vq": self.tokenizer_member}
-
-    def resolve_parts(self, owner: str, given: Any = None) -> dict[str, Path]:
-        """The tokenizer's directory (given, else the shipped one)."""
-        from mllmbench.zoo.packaging import _resolve_parts
-
-        return _resolve_parts(owner, self.parts, given)
-
-    def stage(self, out: Path, parts: Any) -> dict[str, Path]:
-        """Nothing to copy: the tokenizer becomes the pipeline's ``vqvae``."""
-        return dict(parts)
 
     def attach(self, model: Any, parts: Any) -> None:
         """Load the trained ``VQModel`` into the wrapper (fp32) and freeze it."""

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mllmbench.zoo import builders, maskgit, vq_tokenizer, vqgan
+from mllmbench.zoo import builders, latent_diffusion, maskgit, vq_tokenizer, vqgan
 from mllmbench.zoo.packaging import Checkpoint, ExpertPipeline, Packaging
 from mllmbench.zoo.token_packaging import UnifiedTokens, VQTokenizer
 
@@ -155,6 +155,27 @@ MEMBERS: dict[str, Member] = {
             kind="generate",
             generation="masked_tokens",
             packaging=maskgit.MaskedTokens(),
+        ),
+        Member(
+            name="vae",
+            adapter="",
+            connector="none",
+            build=latent_diffusion.build_vae,
+            description="diffusers AutoencoderKL trained on Shapes: 64x64 image -> 4x16x16 latent",
+            kind="tokenizer",
+            generation="none",
+            steps=VQ_STEPS,
+            packaging=latent_diffusion.Autoencoder(),
+        ),
+        Member(
+            name="diffusion",
+            adapter="diffusion",
+            connector="none",
+            build=latent_diffusion.build_diffusion,
+            description="Stable Diffusion layout: CLIP text encoder -> cross-attention UNet on the vae latents, DDIM",
+            kind="generate",
+            generation="diffusion",
+            packaging=latent_diffusion.LatentDiffusion(),
         ),
     )
 }

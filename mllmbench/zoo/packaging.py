@@ -40,8 +40,9 @@ from mllmbench.zoo import data
 if TYPE_CHECKING:
     from mllmbench.adapters.expert_config import PipelineConfig
     from mllmbench.adapters.expert_pipeline import ExpertPipelineAdapter
-    from mllmbench.zoo.members import Member
+    from mllmbench.zoo.latent_diffusion import Autoencoder, LatentDiffusion
     from mllmbench.zoo.maskgit import MaskedTokens
+    from mllmbench.zoo.members import Member
     from mllmbench.zoo.token_packaging import UnifiedTokens, VQTokenizer
 
 LLM_DIR = "llm"
@@ -248,9 +249,17 @@ class ExpertPipeline:
         write_json_atomic(out / PIPELINE_FILE, self.config().to_dict())
 
 
-Packaging = Union[Checkpoint, ExpertPipeline, "VQTokenizer", "UnifiedTokens", "MaskedTokens"]
+Packaging = Union[
+    Checkpoint,
+    ExpertPipeline,
+    "VQTokenizer",
+    "UnifiedTokens",
+    "MaskedTokens",
+    "Autoencoder",
+    "LatentDiffusion",
+]
 """What `Member.packaging` holds (the token packagings: `mllmbench.zoo.token_packaging`,
-`mllmbench.zoo.maskgit`)."""
+`mllmbench.zoo.maskgit`, `mllmbench.zoo.latent_diffusion`)."""
 
 
 def captioner_identity(member: str, directory: Path) -> dict[str, Any]:

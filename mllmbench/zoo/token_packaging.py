@@ -213,8 +213,10 @@ class UnifiedEncoder:
 
 
 @dataclass(frozen=True)
-class UnifiedTokens:
-    """An Emu3 decoder over text and the codes of the trained ``vq`` member, both directions."""
+class IncludesTokenizer:
+    """Base of the packagings built on a trained tokenizer member (role ``vq``): its directory is
+    the one given (``zoo train --vq DIR``) or the shipped one; its weights become part of the
+    member's own checkpoint (``attach``), so nothing is copied."""
 
     tokenizer_member: str = "vq"
 
@@ -230,8 +232,13 @@ class UnifiedTokens:
         return _resolve_parts(owner, self.parts, given)
 
     def stage(self, out: Path, parts: Mapping[str, Path]) -> dict[str, Path]:
-        """Nothing to copy: the tokenizer's weights become the checkpoint's ``vqmodel``."""
+        """Nothing to copy."""
         return dict(parts)
+
+
+@dataclass(frozen=True)
+class UnifiedTokens(IncludesTokenizer):
+    """An Emu3 decoder over text and the codes of the trained ``vq`` member, both directions."""
 
     def attach(self, model: Any, parts: Mapping[str, Path]) -> None:
         """Load the trained tokenizer into ``model.model.vqmodel`` (fp32) and freeze it."""

@@ -172,3 +172,41 @@ def test_maskgit_trains_on_the_given_tokenizer_and_draws_through_amused(
     assert first.usage.sequential_calls == first.usage.steps == 12
     assert first.images[0].tobytes() == again.images[0].tobytes()  # same seed, same image
     assert sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) <= 5_000_000  # a member ships <= 5 MB
+
+
+def test_vae_and_diffusion_train_and_draw_through_the_diffusion_adapter(tmp_path: Path) -> None:
+    import torch
+    from diffusers import AutoencoderKL
+
+    from mllmbench.adapters.diffusion import DiffusionAdapter
+    from mllmbench.core.types import GenerateRequest, ImageGenerationSettings
+    from mllmbench.zoo import latent_diffusion
+
+    vae_dir, out = tmp_path / "vae", tmp_path / "diffusion"
+    assert (
+        main(
+            ["zoo", "train", "vae", "--steps", "20", "--out", str(vae_dir), "--threads", "1", "--no-progress"]
+        )
+        == 0
+    )
+    vae = AutoencoderKL.from_pretrained(vae_dir, torch_dtype=torch.float32)
+    scale = vae.config.scaling_factor
+    assert scale == pytest.approx(
+        latent_diffusion.latent_scale(vae, latent_diffusion.build_vae(0)[1]), rel=1e-2
+    )
+    args = ["zoo", "train", "diffusion", "--steps", "2", "--vq", str(vae_dir), "--out", str(out)]
+    assert main([*args, "--threads", "1", "--no-progress"]) == 0
+    assert sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) <= 5_000_000
+    adapter = DiffusionAdapter(str(out))
+    adapter.load()
+    try:
+        assert adapter.pipe.vae.config.scaling_factor == pytest.approx(scale)
+        request = GenerateRequest("g", "a small blue square in the center, on a white background.", seed=5)
+        settings = ImageGenerationSettings(num_inference_steps=3)
+        [first] = adapter.generate_images([request], settings)
+        [again] = adapter.generate_images([request], settings)
+    finally:
+        adapter.close()
+    assert first.images[0].size == (64, 64)
+    assert first.usage.sequential_calls == 3 and first.usage.nfe == 6  # guidance: both halves in one call
+    assert first.images[0].tobytes() == again.images[0].tobytes()

@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--vq",
         type=Path,
         metavar="DIR",
-        help="VQ tokenizer checkpoint the early_fusion member builds on (default: the shipped zoo vq)",
+        help="tokenizer or autoencoder checkpoint a generating member builds on (early_fusion: vq, "
+        "maskgit: vqgan, diffusion: vae; default: the shipped one)",
     )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     report = sub.add_parser("report", help="run every member and build the comparison leaderboard")
