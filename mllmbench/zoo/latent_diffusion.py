@@ -224,7 +224,7 @@ def _diffusion_trainer_class() -> Any:
 
             super().__init__()
             self.unet, self.text_encoder, self.vae = unet, text_encoder, vae
-            self.noise = DDPMScheduler(
+            self.noise: Any = DDPMScheduler(
                 **{k: v for k, v in SCHEDULER_CONFIG.items() if k != "set_alpha_to_one"}
             )
             self.generator = torch.Generator().manual_seed(seed)
