@@ -73,7 +73,8 @@ def transformer() -> Any:
     """A fresh ``UVit2DModel``: the zoo LLM's width and heads, `TRANSFORMER_LAYERS` deep, over the 8x8 grid."""
     from diffusers import UVit2DModel
 
-    from mllmbench.zoo.vq_tokenizer import CODEBOOK_SIZE, GRID
+    from mllmbench.zoo.vq_tokenizer import GRID
+    from mllmbench.zoo.vqgan import CODEBOOK_SIZE
 
     return UVit2DModel(
         hidden_size=bb.LLM_WIDTH,
@@ -110,7 +111,7 @@ def _trainer_class() -> Any:
     import torch
     from torch import nn
 
-    from mllmbench.zoo.vq_tokenizer import CODEBOOK_SIZE
+    from mllmbench.zoo.vqgan import CODEBOOK_SIZE
 
     class MaskgitTrainer(nn.Module):
         """Text encoder + UVit2D + frozen VQModel with the MaskGIT training forward."""
@@ -238,7 +239,7 @@ class MaskedTokens(IncludesTokenizer):
         import torch
         from diffusers import AmusedPipeline, AmusedScheduler
 
-        from mllmbench.zoo.vq_tokenizer import CODEBOOK_SIZE
+        from mllmbench.zoo.vqgan import CODEBOOK_SIZE
 
         out.mkdir(parents=True, exist_ok=True)
         model.eval().to(torch.float16)

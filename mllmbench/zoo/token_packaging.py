@@ -107,7 +107,7 @@ class VQTokenizer:
                 "layout": "vq_tokenizer",
                 "class": "Emu3VQVAE",
                 "vq_config": vt.VQ_CONFIG,
-                "loss": f"mse + codebook + {vt.COMMITMENT} * commitment",
+                "loss": f"mse (shape pixels x{1 + vt.FOREGROUND_WEIGHT:g}) + codebook + {vt.COMMITMENT} * commitment",
             }
         return {
             "batch_size": VQ_BATCH_SIZE,

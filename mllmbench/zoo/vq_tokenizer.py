@@ -8,7 +8,9 @@ estimator) -> post-quantisation convolution -> decoder, on 64x64 Shapes images (
 evaluation exactly what it was trained on. Three 2x downsamplings (the Emu3 processor's fixed
 ratio of 8) give an 8x8 grid of codes per image.
 
-Loss: mean squared reconstruction error in the processor's [-1, 1] pixel space, plus the
+Loss: mean squared reconstruction error in the processor's [-1, 1] pixel space (pixels of a
+shape weighted 1 + `FOREGROUND_WEIGHT`: a Shapes image is mostly white, and an unweighted error
+spent the codebook on background; colours came back mixed), plus the
 VQ-VAE codebook term ``|sg(z) - e|^2`` and ``COMMITMENT`` x ``|z - sg(e)|^2`` (van den Oord et
 al., 2017). Codes that no image of the last `RESTART_EVERY` steps chose are re-seeded from
 encoder outputs of the current batch (a deterministic generator), the usual remedy for codebook
@@ -26,13 +28,17 @@ from typing import Any
 from mllmbench.zoo import backbone as bb
 from mllmbench.zoo import data
 
-CODEBOOK_SIZE = 256
-EMBED_DIM = 16
+CODEBOOK_SIZE = 1024
+EMBED_DIM = 8
 DOWNSAMPLE = 8
 """Emu3's processor hard-codes a spatial factor of 8 (three 2x downsamplings)."""
 GRID = bb.IMAGE_SIZE // DOWNSAMPLE
 COMMITMENT = 0.25
 RESTART_EVERY = 25
+FOREGROUND_WEIGHT = 9.0
+"""Extra weight of shape pixels in the reconstruction error (Shapes images are mostly background)."""
+WHITE = 0.98
+"""A channel at or above this ([-1, 1] pixels) is background white."""
 
 VQ_CONFIG: dict[str, Any] = {
     "codebook_size": CODEBOOK_SIZE,
@@ -74,6 +80,15 @@ class VQOutput:
     codes: Any
     """Chosen code per grid cell, (batch, grid, grid): what ``Emu3VQVAE.encode`` returns."""
     codes_used: int
+
+
+def weighted_mse(decoded: Any, target: Any) -> Any:
+    """Mean squared error, pixels of a shape (any channel below white) weighted 1 + `FOREGROUND_WEIGHT`."""
+    error = (decoded - target).pow(2)
+    if not FOREGROUND_WEIGHT:
+        return error.mean()
+    weight = 1 + FOREGROUND_WEIGHT * (target < WHITE).any(dim=1, keepdim=True).to(error.dtype)
+    return (error * weight).sum() / (weight.sum() * error.shape[1])
 
 
 class CodeRestarts:
@@ -133,7 +148,7 @@ def _vq_module_class() -> Any:
             post = vq.post_quant_conv(quant)
             decoded = vq.decoder(post.permute(0, 2, 1, 3, 4), quant.permute(0, 2, 1, 3, 4))
             decoded = decoded.reshape(b, vq.config.out_channels, h * DOWNSAMPLE, w * DOWNSAMPLE)
-            reconstruction = (decoded - pixel_values).pow(2).mean()
+            reconstruction = weighted_mse(decoded, pixel_values)
             if self.training:
                 self.restarts.update(codes, flat.detach(), vq.quantize.embedding.weight)
             return VQOutput(

@@ -20,7 +20,10 @@ from typing import Any
 
 from mllmbench.zoo import backbone as bb
 from mllmbench.zoo import data
-from mllmbench.zoo.vq_tokenizer import CODEBOOK_SIZE, DOWNSAMPLE, EMBED_DIM, GRID, VQOutput
+from mllmbench.zoo.vq_tokenizer import DOWNSAMPLE, GRID, VQOutput
+
+CODEBOOK_SIZE = 256
+EMBED_DIM = 16
 
 VQGAN_CONFIG: dict[str, Any] = {
     "in_channels": 3,

@@ -43,11 +43,13 @@ def test_vq_learns_and_reloads(vq_dir: Path) -> None:
     import torch
     from transformers import Emu3VQVAE
 
+    from mllmbench.zoo import vq_tokenizer
+
     record = json.loads((vq_dir / "zoo.json").read_text())
     assert record["steps"] == 40 and record["recipe"]["batch_size"] == 16
     assert record["final_loss"] < 0.3 * record["first_loss"]
     vq = Emu3VQVAE.from_pretrained(vq_dir)
-    assert vq.dtype == torch.float16 and vq.config.codebook_size == 256
+    assert vq.dtype == torch.float16 and vq.config.codebook_size == vq_tokenizer.CODEBOOK_SIZE == 1024
 
 
 def test_early_fusion_trains_on_the_given_tokenizer_and_runs_both_ways(vq_dir: Path, tmp_path: Path) -> None:
