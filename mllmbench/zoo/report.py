@@ -106,6 +106,66 @@ def paired_table(runs: dict[str, Path]) -> list[dict[str, Any]]:
     return rows
 
 
+GENERATION_COLUMNS = (
+    "shapes_eval",
+    "fd_shapes_judge",
+    "images_per_second",
+    "sequential_calls",
+    "nfe",
+    "image_tokens",
+)
+"""The ``t2i`` metrics `generation_table` reads from each run (quality, then cost)."""
+
+
+def generation_table(runs: dict[str, Path]) -> list[dict[str, Any]]:
+    """Per member that ran ``t2i``: its `GENERATION_COLUMNS` and its shapes_eval per GenEval tag."""
+    from mllmbench.core.jsonio import read_json
+
+    rows = []
+    for name, path in runs.items():
+        suite = read_json(path / "run.json", what="run record")["suites"].get("t2i")
+        if suite is None:
+            continue
+        metrics = {key: value.get("value") for key, value in suite["metrics"].items()}
+        rows.append(
+            {
+                "member": name,
+                "n": suite["n_done"],
+                "failed": suite["n_errors"],
+                **{key: metrics.get(key) for key in GENERATION_COLUMNS},
+                "per_tag": {
+                    k.split("/", 1)[1]: v for k, v in metrics.items() if k.startswith("shapes_eval/")
+                },
+            }
+        )
+    return rows
+
+
+def format_generation_table(rows: list[dict[str, Any]]) -> str:
+    """Plain-text table of `generation_table` rows."""
+    from mllmbench.core.formatting import percent, significant
+    from mllmbench.core.text_table import text_table
+
+    def num(value: float | None) -> str:
+        return "-" if value is None else significant(value)
+
+    header = ("member", "n", "failed", "shapes_eval", "FD judge", "images/s", "sequential calls", "NFE")
+    table = [
+        (
+            row["member"],
+            row["n"],
+            row["failed"],
+            percent(row["shapes_eval"]),
+            num(row["fd_shapes_judge"]),
+            num(row["images_per_second"]),
+            num(row["sequential_calls"]),
+            num(row["nfe"]),
+        )
+        for row in rows
+    ]
+    return text_table(header, table, right=(1, 2, 3, 4, 5, 6, 7))
+
+
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 

@@ -212,3 +212,39 @@ def test_vae_and_diffusion_train_and_draw_through_the_diffusion_adapter(tmp_path
     assert first.images[0].size == (64, 64)
     assert first.usage.sequential_calls == 3 and first.usage.nfe == 6  # guidance: both halves in one call
     assert first.images[0].tobytes() == again.images[0].tobytes()
+
+
+def test_report_runs_each_member_on_the_suites_its_kind_can_run() -> None:
+    from mllmbench.zoo.members import MEMBERS
+    from mllmbench.zoo.report import member_suites
+
+    suites = ["vqa", "caption", "t2i"]
+    assert member_suites(MEMBERS["llava"], suites) == ["vqa", "caption"]
+    assert member_suites(MEMBERS["maskgit"], suites) == ["t2i"]
+    assert member_suites(MEMBERS["early_fusion"], suites) == suites  # unified: both tables of one run
+    assert member_suites(MEMBERS["vq"], suites) == []  # a tokenizer runs only inside other members
+
+
+def test_generation_table_reads_the_t2i_metrics(tmp_path: Path) -> None:
+    from mllmbench.zoo.report import format_generation_table, generation_table
+
+    suite = {
+        "n_done": 2,
+        "n_errors": 1,
+        "metrics": {
+            "shapes_eval": {"value": 50.0},
+            "shapes_eval/colors": {"value": 100.0},
+            "fd_shapes_judge": {"value": 12.5},
+            "images_per_second": {"value": 3.0},
+            "sequential_calls": {"value": 12.0},
+            "nfe": {"value": 24.0},
+        },
+    }
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "run.json").write_text(json.dumps({"suites": {"t2i": suite}}))
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "run.json").write_text(json.dumps({"suites": {"vqa": {}}}))
+    [row] = generation_table({"a": tmp_path / "a", "b": tmp_path / "b"})
+    assert row["member"] == "a" and row["shapes_eval"] == 50.0 and row["per_tag"] == {"colors": 100.0}
+    assert row["failed"] == 1 and row["image_tokens"] is None
+    assert "50.0%" in format_generation_table([row])

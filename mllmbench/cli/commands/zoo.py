@@ -119,7 +119,14 @@ def _report(args: argparse.Namespace) -> int:
     from mllmbench.core.zoo_paths import shipped_members
     from mllmbench.reports.leaderboard_site import write_site
     from mllmbench.zoo.members import MEMBERS
-    from mllmbench.zoo.report import format_table, member_suites, paired_table, run_member
+    from mllmbench.zoo.report import (
+        format_generation_table,
+        format_table,
+        generation_table,
+        member_suites,
+        paired_table,
+        run_member,
+    )
 
     shipped = [name for name in MEMBERS if name in shipped_members() and MEMBERS[name].kind != "tokenizer"]
     if not shipped:
@@ -143,5 +150,9 @@ def _report(args: argparse.Namespace) -> int:
     write_json_atomic(args.out / "paired.json", rows)
     if rows:
         print(format_table(rows))
+    generation = generation_table(runs)
+    if generation:
+        write_json_atomic(args.out / "generation.json", generation)
+        print(format_generation_table(generation))
     print(f"leaderboard: {site.index}")
     return 0
