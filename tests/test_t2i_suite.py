@@ -331,6 +331,19 @@ def test_metrics_equal_the_metric_functions_on_the_saved_images(
     assert {r["sample_id"] for r in judged} == {r["sample_id"] for r in lines}
     assert metrics["shapes_eval"]["unit"] == "%" and metrics["shapes_eval"]["n"] == LIMIT
     assert "fd_shapes_judge" in metrics and any(k.startswith("shapes_eval/") for k in metrics)
+    # KID on the judge's features: clean-fid's kernel distance (tested against its golden values).
+    from mllmbench.core.images import open_rgb
+    from mllmbench.suites.metrics.frechet import kernel_distance
+    from mllmbench.suites.metrics.shapes_eval import KID_SEED
+    from mllmbench.suites.metrics.shapes_judge.decide import ShapesJudge
+
+    judge = ShapesJudge()
+    fake = judge.features([open_rgb(t2i_run / rec["generated_images"][0]) for rec in lines])
+    real = judge.features([open_rgb(p) for p in sorted((small_shapes / "images").glob("*.png"))])
+    assert metrics["kid_shapes_judge"]["value"] == pytest.approx(
+        kernel_distance(fake, real, seed=KID_SEED), rel=1e-6
+    )
+    assert metrics["kid_shapes_judge"]["higher_is_better"] is False
     # Reference statistics were cached, one entry per extractor.
     cached = sorted(p.name for p in (Path(scoring_env["MLLMBENCH_CACHE"]) / "fid_stats").glob("*.npz"))
     assert len(cached) == 2 and any("inception" in c for c in cached) and any("dinov2" in c for c in cached)

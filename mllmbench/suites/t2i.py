@@ -207,7 +207,12 @@ class ShapesT2ISuite(T2IFormatSuite):
     name = "t2i"
     version = "2"
     description = "Text-to-image on built-in Shapes (or any COCO-captions-style prompts dir via --data): FID/KID, CLIP score, shapes_eval (GenEval-style judge), images/s, NFE"
-    metric_names: ClassVar[tuple[str, ...]] = (*T2IFormatSuite.metric_names, "shapes_eval", "fd_shapes_judge")
+    metric_names: ClassVar[tuple[str, ...]] = (
+        *T2IFormatSuite.metric_names,
+        "shapes_eval",
+        "fd_shapes_judge",
+        "kid_shapes_judge",
+    )
     prompts_file = shapes.T2I_PROMPTS
     images_dir = shapes.IMAGES_DIR
     expected_files = (shapes.T2I_PROMPTS, shapes.IMAGES_DIR + "/")

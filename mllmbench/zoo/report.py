@@ -149,7 +149,17 @@ def format_generation_table(rows: list[dict[str, Any]]) -> str:
     def num(value: float | None) -> str:
         return "-" if value is None else significant(value)
 
-    header = ("member", "n", "failed", "shapes_eval", "FD judge", "images/s", "sequential calls", "NFE")
+    header = (
+        "member",
+        "n",
+        "failed",
+        "shapes_eval",
+        "FD judge",
+        "KID judge",
+        "images/s",
+        "sequential calls",
+        "NFE",
+    )
     table = [
         (
             row["member"],
@@ -157,13 +167,14 @@ def format_generation_table(rows: list[dict[str, Any]]) -> str:
             row["failed"],
             percent(row["shapes_eval"]),
             num(row["fd_shapes_judge"]),
+            num(row["kid_shapes_judge"]),
             num(row["images_per_second"]),
             num(row["sequential_calls"]),
             num(row["nfe"]),
         )
         for row in rows
     ]
-    return text_table(header, table, right=(1, 2, 3, 4, 5, 6, 7))
+    return text_table(header, table, right=(1, 2, 3, 4, 5, 6, 7, 8))
 
 
 def _mean(values: list[float]) -> float:

@@ -7,8 +7,9 @@ unreadable, or a prompt whose metadata has no valid tag, is a failed item: named
 and in ``failed``, never scored, the rest scored.
 
 `ShapesEvalMetric` is the t2i suite's metric: ``shapes_eval``, ``shapes_eval/<tag>``,
-``fd_shapes_judge`` (Fréchet distance of the judge's features of the generated images against the
-reference images), and per sample ``shapes_eval_correct`` (1/0) or ``shapes_eval_failed``.
+``fd_shapes_judge`` and ``kid_shapes_judge`` (Fréchet distance and KID of the judge's features of
+the generated images against the reference images: the offline stand-ins for FID/KID when no
+Inception weights are at hand), and per sample ``shapes_eval_correct`` (1/0) or ``shapes_eval_failed``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 METADATA_KEY = "geneval"
 """Where a sample's metadata sits in `Sample.meta`."""
 METADATA_FIELDS = ("tag", "include", "exclude")
+KID_SEED = 0
+"""Subset draws of ``kid_shapes_judge`` (clean-fid's KID computation, `frechet.kernel_distance`)."""
 
 
 @dataclass(frozen=True)
@@ -142,18 +145,25 @@ class ShapesEvalMetric(Metric):
             raise TypeError(f"cannot merge {type(other).__name__} into ShapesEvalMetric")
         self._items.update(other._items)
 
-    def _fd(self, judge: Any, feats: Any) -> MetricValue | None:
+    def _distances(self, judge: Any, feats: Any) -> dict[str, MetricValue]:
+        """``fd_shapes_judge`` and ``kid_shapes_judge`` of the generated images' judge features
+        against the reference images' (none without references or with fewer than 2 images)."""
         from mllmbench.core.images import open_rgb
-        from mllmbench.suites.metrics.frechet import fid_from_features
+        from mllmbench.suites.metrics.frechet import fid_from_features, kernel_distance
 
         if self.reference_paths is None or feats is None or len(feats) < 2:
-            return None
+            return {}
         refs = self.reference_paths()
         ref_feats = judge.features([open_rgb(p) for p in refs])
+        context = {"reference_images": len(refs)}
         fd = fid_from_features(feats, ref_feats, check_imaginary=False)
-        return MetricValue(
-            value=fd, n=len(feats), higher_is_better=False, context={"reference_images": len(refs)}
-        )
+        kid = kernel_distance(feats, ref_feats, seed=KID_SEED)
+        return {
+            "fd_shapes_judge": MetricValue(value=fd, n=len(feats), higher_is_better=False, context=context),
+            "kid_shapes_judge": MetricValue(
+                value=kid, n=len(feats), higher_is_better=False, context={**context, "seed": KID_SEED}
+            ),
+        }
 
     def compute(self) -> MetricResult:
         """``shapes_eval`` (percent), ``shapes_eval/<tag>``, ``fd_shapes_judge``, per-sample decisions."""
@@ -182,7 +192,5 @@ class ShapesEvalMetric(Metric):
         }
         for tag, v in summary["tasks"].items():
             values[f"{self.name}/{tag}"] = MetricValue(value=v, n=summary["counts"][tag][1], unit="%")
-        fd = self._fd(judge, scored.features)
-        if fd is not None:
-            values["fd_shapes_judge"] = fd
+        values.update(self._distances(judge, scored.features))
         return MetricResult(values=values, per_sample=per_sample, notes=notes)
