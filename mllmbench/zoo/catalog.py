@@ -88,8 +88,10 @@ def catalog_table(rows: list[dict[str, Any]]) -> str:
 
     header = (
         "name",
+        "kind",
         "adapter",
         "connector",
+        "generation",
         "params",
         "visual tokens",
         "steps",
@@ -106,8 +108,10 @@ def catalog_table(rows: list[dict[str, Any]]) -> str:
         table.append(
             (
                 row["name"],
+                row["kind"],
                 row["adapter"] or "-",
                 row["connector"],
+                row["generation"],
                 count(params) if params else "-",
                 count(row["visual_tokens_per_image"]) if row["visual_tokens_per_image"] is not None else "-",
                 recipe.get("steps", "-"),
@@ -117,4 +121,4 @@ def catalog_table(rows: list[dict[str, Any]]) -> str:
                 bytes_(size) if size else "not shipped",
             )
         )
-    return text_table(header, table, right=(3, 4, 5, 6, 7, 8, 9))
+    return text_table(header, table, right=(5, 6, 7, 8, 9, 10, 11))
