@@ -51,7 +51,7 @@ def member_entry(spec: Member, *, load: bool = True) -> dict[str, Any]:
         "recipe_hash": record["recipe_hash"],
     }
     if load and spec.kind == "tokenizer":
-        entry["parameters"], entry["visual_tokens_per_image"] = tokenizer_size(directory)
+        entry["parameters"], entry["visual_tokens_per_image"] = tokenizer_size(spec, directory)
     elif load:
         from mllmbench.adapters.registry import load_adapter_class
 
@@ -65,15 +65,12 @@ def member_entry(spec: Member, *, load: bool = True) -> dict[str, Any]:
     return entry
 
 
-def tokenizer_size(directory: Path) -> tuple[dict[str, int], int]:
-    """Parameters (``vision``: encoder, codebook, decoder) and codes per image of the VQ tokenizer."""
-    from transformers import Emu3VQVAE
-
-    from mllmbench.zoo.vq_tokenizer import GRID
-
-    model = Emu3VQVAE.from_pretrained(directory)
+def tokenizer_size(spec: Member, directory: Path) -> tuple[dict[str, int], int]:
+    """Parameters (all ``vision``) and positions per image (codes, or latent positions) of a
+    tokenizer member, loaded with its own class (`Member.packaging`'s ``load_model``)."""
+    model = spec.packaging.load_model(directory)  # type: ignore[union-attr]
     total = sum(p.numel() for p in model.parameters())
-    return {"vision": total, "connector": 0, "llm": 0, "total": total}, GRID * GRID
+    return {"vision": total, "connector": 0, "llm": 0, "total": total}, spec.packaging.positions  # type: ignore[union-attr]
 
 
 def entries(*, load: bool = True) -> list[dict[str, Any]]:

@@ -172,6 +172,17 @@ class Autoencoder:
             },
         }
 
+    @property
+    def positions(self) -> int:
+        """Latent positions per image (16 x 16, 4 channels each)."""
+        return LATENT_SIDE * LATENT_SIDE
+
+    def load_model(self, directory: Path) -> Any:
+        """The saved ``AutoencoderKL``."""
+        from diffusers import AutoencoderKL
+
+        return AutoencoderKL.from_pretrained(directory)
+
     def encoder(self, spec: Member, model: Any, processor: Any) -> Any:
         """Pixel batches of the training seed (`mllmbench.zoo.token_packaging.PixelEncoder`)."""
         from mllmbench.zoo.token_packaging import PixelEncoder

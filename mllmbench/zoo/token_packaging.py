@@ -118,6 +118,23 @@ class VQTokenizer:
             },
         }
 
+    @property
+    def positions(self) -> int:
+        """Codes per image."""
+        from mllmbench.zoo.vq_tokenizer import GRID
+
+        return GRID * GRID
+
+    def load_model(self, directory: Path) -> Any:
+        """The saved tokenizer, with its own class."""
+        if self.family == "diffusers":
+            from diffusers import VQModel
+
+            return VQModel.from_pretrained(directory)
+        from transformers import Emu3VQVAE
+
+        return Emu3VQVAE.from_pretrained(directory)
+
     def encoder(self, spec: Member, model: Any, processor: Any) -> PixelEncoder:
         """A `PixelEncoder` with the tokenizer's image processor."""
         if self.family == "diffusers":
