@@ -166,11 +166,11 @@ def format_generation_table(rows: list[dict[str, Any]]) -> str:
             row["n"],
             row["failed"],
             percent(row["shapes_eval"]),
-            num(row["fd_shapes_judge"]),
-            num(row["kid_shapes_judge"]),
-            num(row["images_per_second"]),
-            num(row["sequential_calls"]),
-            num(row["nfe"]),
+            num(row.get("fd_shapes_judge")),
+            num(row.get("kid_shapes_judge")),
+            num(row.get("images_per_second")),
+            num(row.get("sequential_calls")),
+            num(row.get("nfe")),
         )
         for row in rows
     ]
