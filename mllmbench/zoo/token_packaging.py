@@ -1,9 +1,12 @@
-"""Packaging of the token-based zoo members: the VQ tokenizer, and a unified member built on it.
+"""Packaging of the token-based zoo members: the VQ tokenizers, and a unified member built on one.
 
-* `VQTokenizer` (member ``vq``): the trained model is the ``Emu3VQVAE`` of
-  `mllmbench.zoo.vq_tokenizer`; a training step is a batch of `VQ_BATCH_SIZE` Shapes images of
-  the training seed (`PixelEncoder`), and the directory is the fp16 ``Emu3VQVAE`` with its
-  image processor. It has no adapter of its own: the members that include it run it.
+* `VQTokenizer` (members ``vq`` and ``vqgan``): the trained model is the ``Emu3VQVAE`` of
+  `mllmbench.zoo.vq_tokenizer` or the diffusers ``VQModel`` of `mllmbench.zoo.vqgan`; a training
+  step is a batch of `VQ_BATCH_SIZE` Shapes images of the training seed (`PixelEncoder`), and the
+  directory is the fp16 tokenizer (with its image processor where it has a saved form). It has no
+  adapter of its own: the members that include it run it.
+* `IncludesTokenizer`: the base of every member built on a trained tokenizer (role ``vq``; given
+  with ``zoo train --vq DIR``, else the shipped one), whose weights become part of the member.
 * `UnifiedTokens` (member ``early_fusion``, also ``zoo:ar_vq``): one ``Emu3ForConditionalGeneration``
   whose ``vqmodel`` is the trained ``vq`` member (loaded into the fresh model and frozen, as Emu3
   freezes its tokenizer) and whose decoder learns both directions at once (`UnifiedEncoder`): the
