@@ -25,6 +25,7 @@ def member_entry(spec: Member, *, load: bool = True) -> dict[str, Any]:
         "adapter": spec.adapter or None,
         "model": f"zoo:{spec.name}" if spec.adapter else None,
         "aliases": [f"zoo:{alias}" for alias in spec.aliases],
+        "sampling": dict(spec.sampling),
         "kind": spec.kind,
         "connector": spec.connector,
         "generation": spec.generation,

@@ -17,6 +17,8 @@ from mllmbench.zoo.token_packaging import UnifiedTokens, VQTokenizer
 DEFAULT_STEPS = 1200
 BATCH_SIZE = 32
 LEARNING_RATE = 1e-3
+VALIDATION_SEED = 777
+"""Shapes seed of the prompts the generating members' `Member.sampling` was chosen on (60 prompts)."""
 VQ_STEPS = 900
 """Steps of the diffusers tokenizers (``vqgan``, ``vae``; 16 images a step)."""
 EMU3_VQ_STEPS = 1500
@@ -49,6 +51,9 @@ class Member:
     """Member-specific recipe values (recorded in the recipe and its hash)."""
     packaging: Packaging = Checkpoint()
     """How the checkpoint is laid out and the training sequences encoded (`mllmbench.zoo.packaging`)."""
+    sampling: dict[str, Any] = field(default_factory=dict)
+    """Image-generation settings `zoo report` runs the member with (``RunConfig`` fields, e.g.
+    ``guidance``), chosen on the validation seed `VALIDATION_SEED`, never on the held-out one."""
     aliases: tuple[str, ...] = ()
     """Other names of this member (``zoo:ALIAS`` loads the same directory)."""
 
@@ -136,6 +141,7 @@ MEMBERS: dict[str, Member] = {
             kind="unified",
             generation="autoregressive_vq",
             packaging=UnifiedTokens(),
+            sampling={"guidance": 10.0},  # validation shapes_eval: 3.4 / 10.3 / 14.6 / 16.8 at 1 / 3 / 6 / 10
             aliases=("ar_vq",),
         ),
         Member(
@@ -158,6 +164,9 @@ MEMBERS: dict[str, Member] = {
             kind="generate",
             generation="masked_tokens",
             packaging=maskgit.MaskedTokens(),
+            sampling={
+                "guidance": 2.0
+            },  # validation shapes_eval: 12.5 / 19.8 / 17.6 / 18.4 / 13.9 at 1 / 2 / 3 / 5 / 10
         ),
         Member(
             name="vae",

@@ -45,8 +45,10 @@ def run_member(
     data_dir: str | None,
     limit: int | None,
     progress: bool,
+    sampling: dict[str, Any] | None = None,
 ) -> Path:
-    """Run one member on `suites` into ``out_dir/name`` (resuming a finished run) and return it."""
+    """Run one member on `suites` into ``out_dir/name`` (resuming a finished run) and return it;
+    `sampling`: the member's image-generation settings (`Member.sampling`)."""
     from dataclasses import replace
 
     from mllmbench.core.config import RunConfig
@@ -60,6 +62,7 @@ def run_member(
         data_dir=data_dir,
         limit=limit,
         batch_size=16,
+        **(sampling or {}),
     )
     config = replace(resolve_run(config), out_dir=str(out_dir / name))
     return Path(Runner(config, progress=progress).run().run_dir)

@@ -248,3 +248,13 @@ def test_generation_table_reads_the_t2i_metrics(tmp_path: Path) -> None:
     assert row["member"] == "a" and row["shapes_eval"] == 50.0 and row["per_tag"] == {"colors": 100.0}
     assert row["failed"] == 1 and row["image_tokens"] is None
     assert "50.0%" in format_generation_table([row])
+
+
+def test_members_sampling_settings_are_run_settings() -> None:
+    from mllmbench.core.config import RunConfig
+    from mllmbench.zoo.members import MEMBERS
+
+    for spec in MEMBERS.values():
+        config = RunConfig(adapter=spec.adapter or "text_llm", model=f"zoo:{spec.name}", **spec.sampling)
+        assert all(getattr(config, key) == value for key, value in spec.sampling.items())
+    assert MEMBERS["maskgit"].sampling and MEMBERS["early_fusion"].sampling

@@ -141,6 +141,7 @@ def _report(args: argparse.Namespace) -> int:
             args.data,
             args.limit,
             not args.no_progress,
+            MEMBERS[name].sampling,
         )
         for name in shipped
         if member_suites(MEMBERS[name], suites)
