@@ -255,6 +255,8 @@ def test_members_sampling_settings_are_run_settings() -> None:
     from mllmbench.zoo.members import MEMBERS
 
     for spec in MEMBERS.values():
-        config = RunConfig(adapter=spec.adapter or "text_llm", model=f"zoo:{spec.name}", **spec.sampling)
+        config = RunConfig(
+            adapter=spec.adapter or "text_llm", model=f"zoo:{spec.name}", suites=("t2i",), **spec.sampling
+        )
         assert all(getattr(config, key) == value for key, value in spec.sampling.items())
     assert MEMBERS["maskgit"].sampling and MEMBERS["early_fusion"].sampling
