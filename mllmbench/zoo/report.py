@@ -81,10 +81,12 @@ def vqa_scores(run_dir: Path) -> dict[str, tuple[float, str]]:
 
 
 def paired_table(runs: dict[str, Path]) -> list[dict[str, Any]]:
-    """Per member: VQA accuracy overall and per question type, and paired tests vs the baselines."""
+    """Per member that answered VQA: accuracy overall and per question type, and paired tests vs
+    the baselines."""
     from mllmbench.reports.paired import paired_bootstrap
 
     scores = {name: vqa_scores(path) for name, path in runs.items()}
+    scores = {name: mine for name, mine in scores.items() if mine}  # generating members ran no VQA
     rows = []
     for name, mine in scores.items():
         types = sorted({t for _, t in mine.values()})

@@ -260,3 +260,28 @@ def test_members_sampling_settings_are_run_settings() -> None:
         )
         assert all(getattr(config, key) == value for key, value in spec.sampling.items())
     assert MEMBERS["maskgit"].sampling and MEMBERS["early_fusion"].sampling
+
+
+def test_paired_table_leaves_out_members_without_vqa(tmp_path: Path) -> None:
+    from mllmbench.zoo.report import paired_table
+
+    def run(name: str, rows: list[dict]) -> Path:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return tmp_path / name
+
+    vqa = [
+        {
+            "suite": "vqa",
+            "error": None,
+            "sample_id": str(i),
+            "scores": {"vqa_accuracy": float(i % 2)},
+            "meta": {},
+        }
+        for i in range(20)
+    ]
+    t2i = [{"suite": "t2i", "error": None, "sample_id": "1", "scores": {}, "meta": {}}]
+    rows = paired_table(
+        {"blind": run("blind", vqa), "llava": run("llava", vqa), "maskgit": run("maskgit", t2i)}
+    )
+    assert [row["member"] for row in rows] == ["blind", "llava"]
