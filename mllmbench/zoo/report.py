@@ -114,6 +114,7 @@ def paired_table(runs: dict[str, Path]) -> list[dict[str, Any]]:
 GENERATION_COLUMNS = (
     "shapes_eval",
     "fd_shapes_judge",
+    "kid_shapes_judge",
     "images_per_second",
     "sequential_calls",
     "nfe",

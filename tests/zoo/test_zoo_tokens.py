@@ -246,7 +246,7 @@ def test_generation_table_reads_the_t2i_metrics(tmp_path: Path) -> None:
     (tmp_path / "b" / "run.json").write_text(json.dumps({"suites": {"vqa": {}}}))
     [row] = generation_table({"a": tmp_path / "a", "b": tmp_path / "b"})
     assert row["member"] == "a" and row["shapes_eval"] == 50.0 and row["per_tag"] == {"colors": 100.0}
-    assert row["failed"] == 1 and row["image_tokens"] is None
+    assert row["failed"] == 1 and row["image_tokens"] is None and row["kid_shapes_judge"] is None
     assert "50.0%" in format_generation_table([row])
 
 
