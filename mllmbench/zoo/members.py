@@ -188,6 +188,9 @@ MEMBERS: dict[str, Member] = {
             kind="generate",
             generation="diffusion",
             packaging=latent_diffusion.LatentDiffusion(),
+            sampling={
+                "guidance": 7.5
+            },  # validation shapes_eval: 11.0 / 13.0 / 6.6 at 3 / 7.5 (the default) / 12
         ),
     )
 }
