@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mllmbench.zoo import backbone as bb
+from mllmbench.zoo.packaging import SelfContained
 from mllmbench.zoo.token_packaging import IncludesTokenizer
 
 if TYPE_CHECKING:
@@ -136,26 +137,8 @@ def latent_scale(vae: Any, processor: Any) -> float:
 
 
 @dataclass(frozen=True)
-class Autoencoder:
+class Autoencoder(SelfContained):
     """The ``vae`` member: an ``AutoencoderKL`` saved with its measured ``scaling_factor``."""
-
-    @property
-    def parts(self) -> dict[str, str]:
-        """No other member is included."""
-        return {}
-
-    def resolve_parts(self, owner: str, given: Any = None) -> dict[str, Path]:
-        """No parts (`ConfigError` for any given)."""
-        from mllmbench.zoo.packaging import _resolve_parts
-
-        return _resolve_parts(owner, self.parts, given)
-
-    def stage(self, out: Path, parts: Any) -> dict[str, Path]:
-        """Nothing to copy."""
-        return dict(parts)
-
-    def attach(self, model: Any, parts: Any) -> None:
-        """Nothing to load."""
 
     def recipe(self, parts: Any) -> dict[str, Any]:
         """The autoencoder config, loss and batch."""
@@ -287,8 +270,7 @@ class LatentDiffusion(IncludesTokenizer):
 
     def recipe(self, parts: Any) -> dict[str, Any]:
         """UNet, scheduler, prompts, and the autoencoder's identity."""
-        from mllmbench.zoo.maskgit import PROMPT_TOKENS, TEXT_LAYERS
-        from mllmbench.zoo.token_packaging import GEN_IMAGE_OFFSET, UNCONDITIONAL_SHARE, part_identity
+        from mllmbench.zoo.token_packaging import part_identity, prompt_recipe
 
         return {
             "packaging": {
@@ -296,11 +278,7 @@ class LatentDiffusion(IncludesTokenizer):
                 "unet_config": UNET_CONFIG,
                 "scheduler": SCHEDULER_CONFIG,
                 "loss": "DDPM epsilon MSE, t ~ U{0..999}, latent = scaling_factor * posterior mean",
-                "text_encoder_layers": TEXT_LAYERS,
-                "prompt_tokens": PROMPT_TOKENS,
-                "generation_prompt": "mllmbench.suites.shapes_captions.t2i_prompt of training-seed scenes "
-                f"{GEN_IMAGE_OFFSET + 1}..",
-                "unconditional_share": UNCONDITIONAL_SHARE,
+                **prompt_recipe(),
                 "vae": part_identity(self.tokenizer_member, parts["vq"]),
             }
         }

@@ -213,18 +213,14 @@ class MaskedTokens(IncludesTokenizer):
 
     def recipe(self, parts: Any) -> dict[str, Any]:
         """Masking, prompts, conditioning, and the tokenizer's identity."""
-        from mllmbench.zoo.token_packaging import part_identity
+        from mllmbench.zoo.token_packaging import part_identity, prompt_recipe
 
         return {
             "packaging": {
                 "layout": "diffusers AmusedPipeline",
                 "masking": "cos(pi/2 * u), u ~ U(0,1), at least one token; CE on masked codes",
-                "text_encoder_layers": TEXT_LAYERS,
                 "transformer_layers": TRANSFORMER_LAYERS,
-                "prompt_tokens": PROMPT_TOKENS,
-                "generation_prompt": "mllmbench.suites.shapes_captions.t2i_prompt of training-seed scenes "
-                f"{GEN_IMAGE_OFFSET + 1}..",
-                "unconditional_share": UNCONDITIONAL_SHARE,
+                **prompt_recipe(),
                 "micro_conds": list(MICRO_CONDS),
                 "vq": part_identity(self.tokenizer_member, parts["vq"]),
             }

@@ -105,8 +105,8 @@ class ImageEncoder:
 
 
 @dataclass(frozen=True)
-class Checkpoint:
-    """One model in one directory (every member but ``expert``)."""
+class SelfContained:
+    """Base of the packagings that include no other member's checkpoint."""
 
     @property
     def parts(self) -> dict[str, str]:
@@ -114,7 +114,7 @@ class Checkpoint:
         return {}
 
     def resolve_parts(self, owner: str, given: Mapping[str, Path] | None = None) -> dict[str, Path]:
-        """The directory of each part (`Packaging.resolve_parts`)."""
+        """No parts (`ConfigError` for any given)."""
         return _resolve_parts(owner, self.parts, given)
 
     def stage(self, out: Path, parts: Mapping[str, Path]) -> dict[str, Path]:
@@ -123,6 +123,11 @@ class Checkpoint:
 
     def attach(self, model: Any, parts: Mapping[str, Path]) -> None:
         """Nothing to load into the fresh model."""
+
+
+@dataclass(frozen=True)
+class Checkpoint(SelfContained):
+    """One model in one directory (every understanding member but ``expert``)."""
 
     def recipe(self, parts: Mapping[str, Path]) -> dict[str, Any]:
         """Nothing beyond the common recipe (so the one-model recipes and their hashes stay as they were)."""

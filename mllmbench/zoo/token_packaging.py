@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mllmbench.zoo import data
+from mllmbench.zoo.packaging import SelfContained
 
 if TYPE_CHECKING:
     from mllmbench.zoo.members import Member
@@ -39,6 +40,20 @@ GEN_ROWS = 16
 UNCONDITIONAL_SHARE = 0.1
 GEN_IMAGE_OFFSET = 500_000
 """Generation rows use training-seed images from here on (never the conversations' images)."""
+
+
+def prompt_recipe() -> dict[str, Any]:
+    """Recipe entries of the members trained on text-to-image prompts (`mllmbench.zoo.maskgit`'s
+    text encoder and prompt length, the prompt source, the unconditional share)."""
+    from mllmbench.zoo.maskgit import PROMPT_TOKENS, TEXT_LAYERS
+
+    return {
+        "text_encoder_layers": TEXT_LAYERS,
+        "prompt_tokens": PROMPT_TOKENS,
+        "generation_prompt": "mllmbench.suites.shapes_captions.t2i_prompt of training-seed scenes "
+        f"{GEN_IMAGE_OFFSET + 1}..",
+        "unconditional_share": UNCONDITIONAL_SHARE,
+    }
 
 
 def part_identity(member: str, directory: Path) -> dict[str, Any]:
@@ -68,29 +83,11 @@ class PixelEncoder:
 
 
 @dataclass(frozen=True)
-class VQTokenizer:
+class VQTokenizer(SelfContained):
     """A VQ tokenizer of the zoo, trained as a VQ-VAE: the ``Emu3VQVAE`` (`mllmbench.zoo.vq_tokenizer`,
     ``family="emu3"``) or the diffusers ``VQModel`` (`mllmbench.zoo.vqgan`, ``family="diffusers"``)."""
 
     family: str = "emu3"
-
-    @property
-    def parts(self) -> dict[str, str]:
-        """No other member is included."""
-        return {}
-
-    def resolve_parts(self, owner: str, given: Mapping[str, Path] | None = None) -> dict[str, Path]:
-        """No parts (`ConfigError` for any given)."""
-        from mllmbench.zoo.packaging import _resolve_parts
-
-        return _resolve_parts(owner, self.parts, given)
-
-    def stage(self, out: Path, parts: Mapping[str, Path]) -> dict[str, Path]:
-        """Nothing to copy."""
-        return dict(parts)
-
-    def attach(self, model: Any, parts: Mapping[str, Path]) -> None:
-        """Nothing to load."""
 
     def recipe(self, parts: Mapping[str, Path]) -> dict[str, Any]:
         """The VQ config, its loss and batch (replacing the conversation batch size)."""
