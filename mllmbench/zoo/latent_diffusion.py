@@ -184,26 +184,13 @@ class Autoencoder(SelfContained):
 
 
 def text_encoder(tokenizer: Any) -> Any:
-    """A fresh ``CLIPTextModel`` of the zoo width (1 layer, as the maskgit member's)."""
-    from transformers import CLIPTextConfig, CLIPTextModel
+    """A fresh ``CLIPTextModel`` with the maskgit member's text config (its last hidden states are
+    Stable Diffusion's prompt embeddings)."""
+    from transformers import CLIPTextModel
 
-    from mllmbench.zoo.maskgit import PROMPT_TOKENS, TEXT_LAYERS
+    from mllmbench.zoo.maskgit import clip_text_config
 
-    return CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=bb.LLM_WIDTH,
-            intermediate_size=2 * bb.LLM_WIDTH,
-            num_hidden_layers=TEXT_LAYERS,
-            num_attention_heads=bb.HEADS,
-            max_position_embeddings=PROMPT_TOKENS,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.pad_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-            attention_dropout=0.0,
-            initializer_range=bb.INIT_RANGE,
-        )
-    )
+    return CLIPTextModel(clip_text_config(tokenizer))
 
 
 def _diffusion_trainer_class() -> Any:
@@ -270,7 +257,8 @@ class LatentDiffusion(IncludesTokenizer):
 
     def recipe(self, parts: Any) -> dict[str, Any]:
         """UNet, scheduler, prompts, and the autoencoder's identity."""
-        from mllmbench.zoo.token_packaging import part_identity, prompt_recipe
+        from mllmbench.zoo.packaging import part_identity
+        from mllmbench.zoo.token_packaging import prompt_recipe
 
         return {
             "packaging": {

@@ -47,26 +47,32 @@ def text_tokenizer() -> Any:
     return tokenizer
 
 
-def text_encoder(tokenizer: Any) -> Any:
-    """A fresh ``CLIPTextModelWithProjection`` of the zoo width, pooling at the first pad token."""
-    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
+def clip_text_config(tokenizer: Any) -> Any:
+    """The ``CLIPTextConfig`` of the zoo's text encoders (``maskgit``, ``diffusion``): the zoo
+    width, `TEXT_LAYERS` deep, pooling at the first pad token."""
+    from transformers import CLIPTextConfig
 
-    return CLIPTextModelWithProjection(
-        CLIPTextConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=bb.LLM_WIDTH,
-            intermediate_size=2 * bb.LLM_WIDTH,
-            projection_dim=bb.LLM_WIDTH,
-            num_hidden_layers=TEXT_LAYERS,
-            num_attention_heads=bb.HEADS,
-            max_position_embeddings=PROMPT_TOKENS,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.pad_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-            attention_dropout=0.0,
-            initializer_range=bb.INIT_RANGE,
-        )
+    return CLIPTextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=bb.LLM_WIDTH,
+        intermediate_size=2 * bb.LLM_WIDTH,
+        projection_dim=bb.LLM_WIDTH,
+        num_hidden_layers=TEXT_LAYERS,
+        num_attention_heads=bb.HEADS,
+        max_position_embeddings=PROMPT_TOKENS,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.pad_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        attention_dropout=0.0,
+        initializer_range=bb.INIT_RANGE,
     )
+
+
+def text_encoder(tokenizer: Any) -> Any:
+    """A fresh ``CLIPTextModelWithProjection`` (pooled embedding and hidden states, as aMUSEd reads)."""
+    from transformers import CLIPTextModelWithProjection
+
+    return CLIPTextModelWithProjection(clip_text_config(tokenizer))
 
 
 def transformer() -> Any:
@@ -166,10 +172,6 @@ class PromptEncoder:
     tokenizer: Any
     batch_size: int = 32
 
-    def example(self, seed: int, image_id: int, end: str) -> data.Encoded:
-        """Not used: whole batches (`batch`)."""
-        raise NotImplementedError("text-to-image members train on whole batches")
-
     def batch(self, step: int) -> dict[str, Any]:
         """Prompts (a share empty) and pixels of training-seed scenes ``GEN_IMAGE_OFFSET + ..``."""
         import random
@@ -213,7 +215,8 @@ class MaskedTokens(IncludesTokenizer):
 
     def recipe(self, parts: Any) -> dict[str, Any]:
         """Masking, prompts, conditioning, and the tokenizer's identity."""
-        from mllmbench.zoo.token_packaging import part_identity, prompt_recipe
+        from mllmbench.zoo.packaging import part_identity
+        from mllmbench.zoo.token_packaging import prompt_recipe
 
         return {
             "packaging": {

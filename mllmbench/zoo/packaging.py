@@ -32,7 +32,7 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, Union
+from typing import TYPE_CHECKING, Any, Protocol, Union, runtime_checkable
 
 from mllmbench.core.errors import ConfigError
 from mllmbench.zoo import data
@@ -63,6 +63,16 @@ class Encoder(Protocol):
 
     def example(self, seed: int, image_id: int, end: str) -> data.Encoded:
         """The sequence of image `image_id` of Shapes seed `seed`; `end` follows every answer."""
+
+
+@runtime_checkable
+class BatchEncoder(Protocol):
+    """Builds a whole training batch per step (pixels of a tokenizer, prompts and pixels of a
+    text-to-image member, conversations plus generation rows of a unified one): a dict of model
+    inputs, or a list of micro-batches (`mllmbench.zoo.train.batch_loss`)."""
+
+    def batch(self, step: int) -> dict[str, Any] | list[dict[str, Any]]:
+        """The inputs of training step `step` (deterministic)."""
 
 
 def bind_adapter(adapter_name: str, model_id: str, model: Any, processor: Any) -> Any:
@@ -237,7 +247,7 @@ class ExpertPipeline:
                 "layout": "expert_pipeline",
                 "pipeline": self.config().to_dict(),
                 "training_caption": "one reference caption per image: mllmbench.zoo.data.context_caption",
-                "captioner": captioner_identity(self.captioner, parts["captioner"]),
+                "captioner": part_identity(self.captioner, parts["captioner"]),
             }
         }
 
@@ -267,9 +277,10 @@ Packaging = Union[
 `mllmbench.zoo.maskgit`, `mllmbench.zoo.latent_diffusion`)."""
 
 
-def captioner_identity(member: str, directory: Path) -> dict[str, Any]:
-    """The captioner's recipe hash (from its `RECIPE_FILE`, None without one) and the sha256 of
-    its other files (weights, config, processor), by relative path."""
+def part_identity(member: str, directory: Path) -> dict[str, Any]:
+    """An included member's recipe hash (from its `RECIPE_FILE`, None without one) and the sha256 of
+    its other files (weights, config, processor), by relative path: the captioner of ``expert``,
+    the tokenizer of a token member."""
     from mllmbench.core.hashing import named_files_sha256
     from mllmbench.core.jsonio import read_json
 

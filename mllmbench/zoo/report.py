@@ -32,9 +32,8 @@ def member_suites(spec: Any, suites: Sequence[str]) -> list[str]:
     }.get(spec.kind)
     if can is None:
         return []
-    return [
-        name for name in suites if load_suite_class(name).requires & can == load_suite_class(name).requires
-    ]
+    needs = {name: load_suite_class(name).requires for name in suites}
+    return [name for name in suites if needs[name] & can == needs[name]]
 
 
 def run_member(

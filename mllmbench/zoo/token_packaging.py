@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mllmbench.zoo import data
-from mllmbench.zoo.packaging import SelfContained
+from mllmbench.zoo.packaging import ImageEncoder, SelfContained, part_identity
 
 if TYPE_CHECKING:
     from mllmbench.zoo.members import Member
@@ -56,13 +56,6 @@ def prompt_recipe() -> dict[str, Any]:
     }
 
 
-def part_identity(member: str, directory: Path) -> dict[str, Any]:
-    """Recipe hash and file hashes of an included member (`packaging.captioner_identity`)."""
-    from mllmbench.zoo.packaging import captioner_identity
-
-    return captioner_identity(member, directory)
-
-
 @dataclass(frozen=True)
 class PixelEncoder:
     """Training batches of a VQ tokenizer: Shapes images of the training seed as pixels."""
@@ -70,11 +63,6 @@ class PixelEncoder:
     pixels: Callable[[int, Sequence[int]], Any]
     """(seed, image ids) -> (b, 3, 64, 64) pixel tensor, prepared as the tokenizer's users prepare it."""
     batch_size: int = VQ_BATCH_SIZE
-    tokenizer: Any = None
-
-    def example(self, seed: int, image_id: int, end: str) -> data.Encoded:
-        """Not used: the tokenizer trains on whole pixel batches (`batch`)."""
-        raise NotImplementedError("the VQ tokenizer trains on pixel batches")
 
     def batch(self, step: int) -> dict[str, Any]:
         """``pixel_values`` of images ``step * batch + 1 ..`` of the training seed."""
@@ -159,22 +147,11 @@ class VQTokenizer(SelfContained):
 
 
 @dataclass(frozen=True)
-class UnifiedEncoder:
-    """Conversations and text-to-image rows of one step for a unified Emu3 member."""
+class UnifiedEncoder(ImageEncoder):
+    """Conversations (as `ImageEncoder` encodes them, with the member's ``emu3`` adapter) and
+    text-to-image rows of one step for a unified Emu3 member."""
 
-    adapter: Any
-    """The member's ``emu3`` adapter bound to the in-memory model."""
     end: str
-
-    @property
-    def tokenizer(self) -> Any:
-        """The adapter's tokenizer."""
-        return self.adapter.tokenizer
-
-    def example(self, seed: int, image_id: int, end: str) -> data.Encoded:
-        """The conversation of one image (`mllmbench.zoo.data.encode`)."""
-        image = data.scene_image(seed, image_id)
-        return data.encode(self.adapter, [image], data.conversation(seed, image_id), end)
 
     def generation_rows(self, seed: int, image_ids: range, unconditional: list[bool]) -> dict[str, Any]:
         """The right-padded batch of text-to-image rows of `image_ids` (see the module doc)."""

@@ -29,7 +29,7 @@ from mllmbench.core.hashing import json_sha256
 from mllmbench.core.jsonio import read_json, write_json_atomic
 from mllmbench.zoo import backbone, data
 from mllmbench.zoo.members import BATCH_SIZE, LEARNING_RATE, Member, member
-from mllmbench.zoo.packaging import RECIPE_FILE, Encoder
+from mllmbench.zoo.packaging import RECIPE_FILE, BatchEncoder, Encoder
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +110,14 @@ def _lr_factor(step: int, steps: int) -> float:
     return FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def batch_for_step(spec: Member, encoder: Encoder, step: int) -> dict[str, Any] | list[dict[str, Any]]:
+def batch_for_step(
+    spec: Member, encoder: Encoder | BatchEncoder, step: int
+) -> dict[str, Any] | list[dict[str, Any]]:
     """The training batch of `step` (images ``step * BATCH_SIZE + 1 ..``, deterministic); an
     encoder that builds whole batches itself (``batch(step)``: the VQ tokenizer's pixels, the
     unified member's conversations plus generation rows) is asked for it."""
-    if hasattr(encoder, "batch"):
-        return encoder.batch(step)  # type: ignore[no-any-return]
+    if isinstance(encoder, BatchEncoder):
+        return encoder.batch(step)
     tokenizer = encoder.tokenizer
     end = spec.end_token if spec.end_token is not None else tokenizer.eos_token
     first = step * BATCH_SIZE + 1

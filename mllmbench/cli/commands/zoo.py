@@ -132,19 +132,20 @@ def _report(args: argparse.Namespace) -> int:
     if not shipped:
         raise ConfigError("no zoo member is installed (mllmbench/zoo/checkpoints is empty)")
     suites = [s.strip() for s in args.suite.split(",") if s.strip()]
+    plan = {name: member_suites(MEMBERS[name], suites) for name in shipped}
     runs = {
         name: run_member(
             name,
             MEMBERS[name].adapter,
             args.out / "runs",
-            member_suites(MEMBERS[name], suites),
+            own,
             args.data,
             args.limit,
             not args.no_progress,
             MEMBERS[name].sampling,
         )
-        for name in shipped
-        if member_suites(MEMBERS[name], suites)
+        for name, own in plan.items()
+        if own
     }
     site = write_site(list(runs.values()), args.out / "leaderboard")
     rows = paired_table(runs) if "vqa" in suites else []
