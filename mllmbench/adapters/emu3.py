@@ -24,6 +24,7 @@ import copy
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -65,6 +66,37 @@ GRID_TRAILER = 3
 def visual_token(code: int) -> str:
     """The vocabulary name of VQ code `code` (``<|visual token 000042|>``)."""
     return f"<|visual token {code:06d}|>"
+
+
+@dataclass(frozen=True)
+class CodeGrid:
+    """One sampled image as codes (`Emu3Adapter.sample_codes`)."""
+
+    tokens: Any
+    """(1, steps) generated token ids: the rows with their end-of-line tokens, then the trailer."""
+    codes: Any
+    """(1, height, width) codebook indices of the VQ tokenizer."""
+    prompt: str
+    """The prompt as the model read it."""
+    input_tokens: int
+    calls: int
+    """Forward calls of the decoder (both guidance branches)."""
+    seconds: float
+
+    @property
+    def height(self) -> int:
+        """Grid rows."""
+        return int(self.codes.shape[1])
+
+    @property
+    def width(self) -> int:
+        """Grid columns."""
+        return int(self.codes.shape[2])
+
+    @property
+    def steps(self) -> int:
+        """Sampled tokens (one sequential step each)."""
+        return int(self.tokens.shape[1])
 
 
 class Emu3Adapter(HFVisionLanguageAdapter):
@@ -167,8 +199,8 @@ class Emu3Adapter(HFVisionLanguageAdapter):
             config.pad_token_id = tokenizer.pad_token_id
         return config
 
-    def _draw_one(self, request: GenerateRequest, knobs: dict[str, Any], config: Any) -> GenerateResponse:
-        """One prompt through constrained sampling and the VQ decoder."""
+    def sample_codes(self, request: GenerateRequest, knobs: dict[str, Any], config: Any) -> CodeGrid:
+        """One prompt through constrained sampling: the code grid, before any decoder."""
         import torch
 
         model, processor = self.model, self.processor
@@ -178,9 +210,8 @@ class Emu3Adapter(HFVisionLanguageAdapter):
         height, width = (int(v) for v in inputs.pop("image_sizes")[0])
         inputs = inputs.to(self.device)
         steps = height * (width + 1) + GRID_TRAILER
-        guided = config.guidance_scale is not None
         extra: dict[str, Any] = {}
-        if guided:
+        if config.guidance_scale is not None:
             uncond = processor(text=[""], return_for_image_generation=True, return_tensors="pt", **size)
             uncond.pop("image_sizes")
             uncond = uncond.to(self.device)
@@ -199,20 +230,38 @@ class Emu3Adapter(HFVisionLanguageAdapter):
                 **extra,
             )
             self._synchronize()
-            generated = time.perf_counter()
-            tokens = out[:, inputs["input_ids"].shape[1] :]
-            pixels = model.decode_image_tokens(image_tokens=tokens, height=height, width=width)
+        tokens = out[:, inputs["input_ids"].shape[1] :]
+        return CodeGrid(
+            tokens=tokens,
+            codes=model.model.vocabulary_mapping.convert_bpe2img(
+                tokens[:, :-GRID_TRAILER].reshape(-1, height, width + 1)
+            ),
+            prompt=self.tokenizer.decode(inputs["input_ids"][0]),
+            input_tokens=int(inputs["input_ids"].shape[1]),
+            calls=counter.calls,
+            seconds=time.perf_counter() - start,
+        )
+
+    def _draw_one(self, request: GenerateRequest, knobs: dict[str, Any], config: Any) -> GenerateResponse:
+        """One prompt through constrained sampling (`sample_codes`) and the VQ decoder."""
+        import torch
+
+        grid = self.sample_codes(request, knobs, config)
+        height, width = grid.height, grid.width
+        start = time.perf_counter()
+        with torch.inference_mode():
+            pixels = self.model.decode_image_tokens(image_tokens=grid.tokens, height=height, width=width)
         images = [
             image.convert("RGB")
-            for image in processor.postprocess(list(pixels.float().cpu()), return_tensors="PIL.Image.Image")[
-                "pixel_values"
-            ]
+            for image in self.processor.postprocess(
+                list(pixels.float().cpu()), return_tensors="PIL.Image.Image"
+            )["pixel_values"]
         ]
-        end = time.perf_counter()
-        multiplier = 2 if guided else 1
+        decode = time.perf_counter() - start
+        multiplier = 2 if config.guidance_scale is not None else 1
         return GenerateResponse(
             images=tuple(images),
-            prompt=self.tokenizer.decode(inputs["input_ids"][0]),
+            prompt=grid.prompt,
             settings={
                 "num_inference_steps": None,
                 "guidance_scale": knobs["guidance_scale"],
@@ -226,15 +275,15 @@ class Emu3Adapter(HFVisionLanguageAdapter):
                 "code_grid": [height, width],
             },
             usage=GenerateUsage(
-                batch_seconds=end - start,
+                batch_seconds=grid.seconds + decode,
                 batch_size=1,
-                steps=int(tokens.shape[1]),
-                nfe=int(tokens.shape[1]) * multiplier,
+                steps=grid.steps,
+                nfe=grid.steps * multiplier,
                 guidance_multiplier=multiplier,
-                sequential_calls=counter.calls,
-                input_tokens=int(inputs["input_ids"].shape[1]),
+                sequential_calls=grid.calls,
+                input_tokens=grid.input_tokens,
                 image_tokens=height * width,
-                stage_seconds={"generate": generated - start, "decode": end - generated},
+                stage_seconds={"generate": grid.seconds, "decode": decode},
             ),
         )
 

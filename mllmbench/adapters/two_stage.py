@@ -43,8 +43,13 @@ def read_part_config(path: Path, missing_hint: str, *, allowed: set[str]) -> dic
 def resolve_part(directory: Path, config_file: str, value: str, key: str) -> str:
     """Where a part named in `config_file` lives: a subdirectory, an absolute path or a hub id.
 
-    A name without ``/`` must be a subdirectory of `directory` (`ConfigError` otherwise).
+    A name without ``/`` must be a subdirectory of `directory` (`ConfigError` otherwise);
+    ``zoo:NAME`` is a shipped zoo member (`mllmbench.core.zoo_paths`).
     """
+    from mllmbench.core.zoo_paths import is_zoo_model, resolve_zoo_model
+
+    if is_zoo_model(value):
+        return str(resolve_zoo_model(value))
     path = Path(value).expanduser()
     if path.is_absolute():
         return str(path)

@@ -2,7 +2,7 @@
 
 * ``zoo list [--json]``: every member with its adapter, ``--model`` value, connector, parameters
   per component, visual tokens per image, recipe and checkpoint size;
-* ``zoo train NAME|--all [--steps N] [--out DIR] [--captioner DIR] [--vq DIR]``: reproduce a member
+* ``zoo train NAME|--all [--steps N] [--out DIR] [--captioner DIR] [--vq DIR] [--diffusion DIR]``: reproduce a member
   from its recipe (``expert`` packages a trained captioner: the shipped ``llava`` unless
   ``--captioner`` names another checkpoint; ``early_fusion`` builds on the VQ tokenizer ``vq``, the
   shipped one unless ``--vq`` names another; with ``--all``, the ones trained in the same run);
@@ -46,6 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="tokenizer or autoencoder checkpoint a generating member builds on (early_fusion: vq, "
         "maskgit: vqgan, diffusion: vae; default: the shipped one)",
     )
+    train.add_argument(
+        "--diffusion",
+        type=Path,
+        metavar="DIR",
+        help="drawing pipeline the diffusion_gpt member's LLM writes for (default: the shipped zoo diffusion)",
+    )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     report = sub.add_parser("report", help="run every member and build the comparison leaderboard")
     report.add_argument("--out", type=Path, default=Path("zoo-report"), help="folder for runs and site")
@@ -87,7 +93,11 @@ def _train(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         raise ConfigError("--steps must be at least 1")
     names = list(MEMBERS) if args.all else [member(args.name).name]
-    given = {role: path for role, path in (("captioner", args.captioner), ("vq", args.vq)) if path}
+    given = {
+        role: path
+        for role, path in (("captioner", args.captioner), ("vq", args.vq), ("diffusion", args.diffusion))
+        if path
+    }
     trained: dict[str, Path] = {}
     for name in names:
         out = args.out / name if args.all and args.out else args.out or cache_root() / "zoo" / name
