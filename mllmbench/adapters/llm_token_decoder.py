@@ -14,10 +14,11 @@ The checkpoint is a directory holding ``token_decoder.json``, which ties the par
 ``llm`` is an ``Emu3ForConditionalGeneration`` checkpoint (its visual tokens are the codes) and
 ``vae`` a diffusers ``AutoencoderKL``; each is a subdirectory of DIR, an absolute path, a hub id
 in the local cache or ``zoo:NAME``. The codes condition the decoder where they lie, as
-GLM-Image's decoder adds its prior tokens' embeddings to the image patches they cover: the code
-encoder turns the row-major grid into one feature vector per code (CLIP's position embeddings
-and one transformer pass), the feature grid is upsampled (nearest) to the latent's size and
-concatenated to the noisy latent as extra input channels of the UNet (`code_map`). Classifier-
+GLM-Image's decoder adds its prior tokens' embeddings to the image patches they cover: per code,
+the code encoder's feature (CLIP's position embeddings and one transformer pass over the
+row-major grid) and the code's vector in the LLM's own VQ codebook (what SEED's decoder reads: the
+tokenizer's embedding of the code; zeros for the null code) are upsampled (nearest) to the
+latent's size and concatenated to the noisy latent as extra input channels of the UNet (`code_map`). Classifier-
 free guidance runs the all-null grid as the unconditional branch, both halves in one UNet call.
 
 Stage 1 (tokens): the `Emu3Adapter`'s constrained sampling (`Emu3Adapter.sample_codes`) with
@@ -138,6 +139,18 @@ def code_map(features: Any, side: int) -> Any:
     return functional.interpolate(maps, size=(side, side), mode="nearest")
 
 
+def decoder_condition(token_encoder: Any, codebook: Any, codes: Any, side: int) -> Any:
+    """(b, width + dims, side, side): the code encoder's features and the codebook vectors of the
+    grids `codes` (the null code's vector is zeros), each code over the latent positions it covers."""
+    import torch
+
+    flat = codes.reshape(codes.shape[0], -1)
+    null = flat >= codebook.shape[0]
+    vectors = codebook[flat.clamp(max=codebook.shape[0] - 1)].masked_fill(null[..., None], 0.0)
+    features = token_encoder(flat)[0]
+    return torch.cat([code_map(features, side), code_map(vectors.to(features.dtype), side)], dim=1)
+
+
 @dataclass
 class CodeDecoder:
     """The decoder's parts: code encoder, UNet, autoencoder and scheduler (see the module doc)."""
@@ -146,6 +159,8 @@ class CodeDecoder:
     unet: Any
     vae: Any
     scheduler: Any
+    codebook: Any
+    """(codes, dims) vectors of the LLM's VQ codebook (``Emu3VQVAE.quantize.embedding``)."""
 
     @property
     def null_code(self) -> int:
@@ -159,8 +174,7 @@ class CodeDecoder:
 
     def conditioning(self, codes: Any) -> Any:
         """(b, c, side, side) code features at the latent's resolution (`code_map`)."""
-        features = self.token_encoder(codes.reshape(codes.shape[0], -1))[0]
-        return code_map(features, int(self.unet.config.sample_size))
+        return decoder_condition(self.token_encoder, self.codebook, codes, int(self.unet.config.sample_size))
 
     def render(self, codes: Any, steps: int, guidance: float, generator: Any) -> Any:
         """(b, 3, H, W) pixels in [-1, 1] for code grids `codes`: DDIM from seeded noise, the
@@ -253,6 +267,7 @@ class LLMTokenDecoderAdapter(Adapter):
                 unet=UNet2DModel.from_pretrained(decoder / UNET_DIR, torch_dtype=dtype),
                 vae=AutoencoderKL.from_pretrained(vae_path, torch_dtype=dtype),
                 scheduler=DDIMScheduler.from_pretrained(decoder / SCHEDULER_DIR),
+                codebook=llm.model.model.vqmodel.quantize.embedding.weight.detach(),
             )
             for module in parts.modules.values():
                 module.eval().to(self.device)

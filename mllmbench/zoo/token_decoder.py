@@ -10,8 +10,8 @@ generating member). ``seed`` reuses it as its token stage, unchanged, and trains
   code and whose 64 positions are the 8x8 grid in row-major order (the role of SEED's
   code embeddings: positions matter, so they get CLIP's position embeddings);
 * a ``UNet2DModel`` with the ``diffusion`` member's widths (self-attention at 8x8 where that
-  member cross-attends) on the latents of the trained ``vae`` (frozen); the code features,
-  upsampled to the latent grid, are extra input channels (each code conditions the latent
+  member cross-attends) on the latents of the trained ``vae`` (frozen); the code features and
+  the codes' vectors in the LLM's VQ codebook, upsampled to the latent grid, are extra input channels (each code conditions the latent
   positions it covers, as GLM-Image's decoder adds its prior tokens to their patches;
   `mllmbench.adapters.llm_token_decoder.code_map`);
 * a ``DDIMScheduler`` with Stable Diffusion's betas.
@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from mllmbench.zoo import backbone as bb
 from mllmbench.zoo.token_packaging import GEN_IMAGE_OFFSET, UNCONDITIONAL_SHARE
+from mllmbench.zoo.vq_tokenizer import EMBED_DIM
 
 if TYPE_CHECKING:
     from mllmbench.zoo.members import Member
@@ -49,7 +50,7 @@ DECODER_GUIDANCE = 3.0
 """Guidance of the decoder over the null grid (``token_decoder.json``)."""
 UNET_CONFIG: dict[str, Any] = {
     "sample_size": 16,
-    "in_channels": 4 + bb.LLM_WIDTH,
+    "in_channels": 4 + bb.LLM_WIDTH + EMBED_DIM,
     "out_channels": 4,
     "block_out_channels": [32, 64],
     "layers_per_block": 1,
@@ -59,7 +60,7 @@ UNET_CONFIG: dict[str, Any] = {
     "norm_num_groups": 32,
 }
 """`diffusers.UNet2DModel` keywords: the ``diffusion`` member's UNet widths over the 4x16x16 latent
-plus the code features (the zoo width) as input channels."""
+plus the code features (the zoo width) and the codebook vectors as input channels."""
 LLM_MEMBER = "early_fusion"
 VAE_MEMBER = "vae"
 
@@ -92,7 +93,7 @@ def _trainer_class() -> Any:
             self.generator = torch.Generator().manual_seed(seed)
 
         def forward(self, code_pixels: Any, vae_pixels: Any, drop: Any) -> LossOutput:
-            from mllmbench.adapters.llm_token_decoder import code_map
+            from mllmbench.adapters.llm_token_decoder import decoder_condition
 
             b = code_pixels.shape[0]
             with torch.no_grad():
@@ -103,7 +104,8 @@ def _trainer_class() -> Any:
             noise = torch.randn(latents.shape, generator=self.generator)
             steps = torch.randint(0, TRAIN_TIMESTEPS, (b,), generator=self.generator)
             noisy = self.noise.add_noise(latents, noise, steps)
-            condition = code_map(self.token_encoder(codes)[0], latents.shape[-1])
+            codebook = self.vq.quantize.embedding.weight
+            condition = decoder_condition(self.token_encoder, codebook, codes, latents.shape[-1])
             predicted = self.unet(torch.cat([noisy, condition], dim=1), steps).sample
             return LossOutput(loss=nn.functional.mse_loss(predicted, noise))
 

@@ -3,7 +3,8 @@
 ``llm/`` is the tiny Emu3 of `mllmbench.adapters.tiny.emu3` (a 32-code codebook); ``vae/`` is
 the tiny Stable Diffusion autoencoder (`mllmbench.adapters.tiny.diffusion`); ``decoder/unet`` a
 2-block ``UNet2DModel`` over the latent plus the 32 code-feature channels, ``decoder/token_encoder``
-a 1-layer ``CLIPTextModel`` (width 32) over the 32 codes plus the null code.
+a 1-layer ``CLIPTextModel`` (width 32) over the 32 codes plus the null code (with the 8-dim
+codebook vectors, 4 + 32 + 8 UNet input channels).
 Same seed, same bytes.
 """
 
@@ -25,6 +26,8 @@ from mllmbench.adapters.tiny.checkpoint import seeded, write_json
 
 DECODER_STEPS = 4
 WIDTH = 32
+CODE_DIM = 8
+"""The tiny Emu3's codebook vector size."""
 
 
 def build(out_dir: Path, *, seed: int = 0) -> Path:
@@ -41,7 +44,7 @@ def build(out_dir: Path, *, seed: int = 0) -> Path:
         encoder: Any = CLIPTextModel(code_encoder_config(emu3.CODEBOOK, grid * grid, WIDTH, 1, 2))
         unet = UNet2DModel(
             sample_size=diffusion.IMAGE_SIZE // 2,
-            in_channels=4 + WIDTH,
+            in_channels=4 + WIDTH + CODE_DIM,
             out_channels=4,
             block_out_channels=(16, 32),
             layers_per_block=1,
