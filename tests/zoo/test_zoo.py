@@ -134,3 +134,17 @@ def test_train_50_steps_loss_falls(tmp_path: Path, capsys: pytest.CaptureFixture
     assert record["recipe_hash"].startswith("sha256:")
     assert record["matches_shipped_recipe"] in (False, None)  # 50 steps is not the shipped recipe
     assert (out / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("name", shipped_members())
+def test_shipped_recipe_hash_is_what_the_code_computes(name: str) -> None:
+    """Every shipped member's recorded recipe hash equals the recipe the current code builds with
+    the shipped parts: code that changes what a recipe trains cannot land with stale checkpoints."""
+    from mllmbench.core.zoo_paths import zoo_checkpoints_dir
+    from mllmbench.zoo.members import member
+    from mllmbench.zoo.train import recipe, recipe_hash
+
+    record = json.loads((zoo_checkpoints_dir() / name / "zoo.json").read_text())
+    spec = member(name)
+    assert record["steps"] == spec.steps
+    assert recipe_hash(recipe(spec, None, spec.packaging.resolve_parts(name))) == record["recipe_hash"]

@@ -42,7 +42,7 @@ def build(out_dir: Path, *, seed: int = 0) -> Path:
         _, vae, _ = diffusion._networks(diffusion.clip_tokenizer())  # noqa: SLF001 - the same autoencoder
         grid = emu3.IMAGE_SIZE // 8
         encoder: Any = CLIPTextModel(code_encoder_config(emu3.CODEBOOK, grid * grid, WIDTH, 1, 2))
-        unet = UNet2DModel(
+        unet: Any = UNet2DModel(
             sample_size=diffusion.IMAGE_SIZE // 2,
             in_channels=4 + WIDTH + CODE_DIM,
             out_channels=4,
@@ -58,14 +58,15 @@ def build(out_dir: Path, *, seed: int = 0) -> Path:
     vae.save_pretrained(out_dir / "vae")
     unet.save_pretrained(out_dir / "decoder" / UNET_DIR)
     encoder.save_pretrained(out_dir / "decoder" / TOKEN_ENCODER_DIR)
-    DDIMScheduler(
+    scheduler: Any = DDIMScheduler(
         beta_start=0.00085,
         beta_end=0.012,
         beta_schedule="scaled_linear",
         clip_sample=False,
         set_alpha_to_one=False,
         steps_offset=1,
-    ).save_pretrained(out_dir / "decoder" / SCHEDULER_DIR)
+    )
+    scheduler.save_pretrained(out_dir / "decoder" / SCHEDULER_DIR)
     config = TokenDecoderConfig(llm="llm", vae="vae", decoder_steps=DECODER_STEPS)
     write_json(out_dir / CONFIG_FILE, config.to_dict())
     return out_dir
