@@ -10,20 +10,44 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mllmbench.zoo import builders, latent_diffusion, maskgit, vq_tokenizer, vqgan
+from mllmbench.zoo import (
+    builders,
+    diffusion_gpt,
+    latent_diffusion,
+    maskgit,
+    token_decoder,
+    var,
+    vq_tokenizer,
+    vqgan,
+)
 from mllmbench.zoo.packaging import Checkpoint, ExpertPipeline, Packaging
+from mllmbench.zoo.show_o import ShowOTokens, build_show_o
 from mllmbench.zoo.token_packaging import UnifiedTokens, VQTokenizer
+from mllmbench.zoo.transfusion import TransfusionPackaging, build_transfusion
 
 DEFAULT_STEPS = 1200
 BATCH_SIZE = 32
 LEARNING_RATE = 1e-3
 VALIDATION_SEED = 777
 """Shapes seed of the prompts the generating members' `Member.sampling` was chosen on (60 prompts)."""
+SHOW_O_STEPS = 700
+"""Steps of ``show_o``: 1.2 s a step at 1 thread (850 s wall for 700: within the 15 wall minutes)."""
+VAR_VQ_STEPS = 400
+"""Fine-tuning steps of ``var_vq`` from the vqgan (16 images a step; 232 s wall on 1 thread)."""
+VAR_STEPS = 1000
+"""Steps of the ``var`` transformer (32 prompts and images a step; 728 s wall on 1 thread)."""
 VQ_STEPS = 900
 """Steps of the diffusers tokenizers (``vqgan``, ``vae``; 16 images a step)."""
+REWRITE_STEPS = 1500
+"""Steps of ``diffusion_gpt``'s LLM (one short rewrite per example)."""
+SEED_DECODER_STEPS = 1600
+"""Steps of the ``seed`` member's decoder (32 images a step)."""
 EMU3_VQ_STEPS = 1500
 """Steps of the Emu3 tokenizer ``vq``: 900 left its reconstructions blobs (shapes_eval 11.7% on
 the held-out references; docs/zoo.md)."""
+
+TRANSFUSION_STEPS = 800
+"""Steps of ``transfusion`` (32 conversations + 16 generation rows a step; 875 s wall, 864 s CPU on 1 thread)."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +215,85 @@ MEMBERS: dict[str, Member] = {
             sampling={
                 "guidance": 7.5
             },  # validation shapes_eval: 11.0 / 13.0 / 6.6 at 3 / 7.5 (the default) / 12
+        ),
+        Member(
+            name="diffusion_gpt",
+            adapter="llm_diffusion",
+            connector="none",
+            build=builders.build_blind,
+            description="DiffusionGPT: the zoo LLM rewrites the prompt into the diffusion member's form; it draws",
+            kind="generate",
+            generation="llm_conditioned_diffusion",
+            steps=REWRITE_STEPS,
+            packaging=diffusion_gpt.PromptRewriter(),
+            sampling={"guidance": 7.5},  # the diffusion member's (chosen for it on seed 777)
+        ),
+        Member(
+            name="seed",
+            adapter="llm_token_decoder",
+            connector="none",
+            build=token_decoder.build_token_decoder,
+            description="SEED: early_fusion emits the vq codes, a code-conditioned UNet renders them on vae latents",
+            kind="generate",
+            generation="llm_tokens_diffusion_decoder",
+            steps=SEED_DECODER_STEPS,
+            packaging=token_decoder.TokenDecoder(),
+            sampling={"guidance": 10.0},  # early_fusion's LLM guidance (chosen for it on seed 777)
+        ),
+        Member(
+            name="var_vq",
+            adapter="",
+            connector="none",
+            build=var.build_var_vq,
+            description="VAR's multi-scale residual quantizer (scales 1..8, one codebook) fine-tuned from vqgan",
+            kind="tokenizer",
+            generation="none",
+            steps=VAR_VQ_STEPS,
+            packaging=var.MultiScaleTokenizer(),
+        ),
+        Member(
+            name="var",
+            adapter="var",
+            connector="none",
+            build=var.build_var,
+            description="VAR: a Llama predicts the var_vq token maps scale by scale (6 parallel steps)",
+            kind="generate",
+            generation="next_scale",
+            steps=VAR_STEPS,
+            packaging=var.NextScale(),
+            # validation shapes_eval: 19.3 / 18.8 / 18.8 / 12.8 / 18.1 at guidance 1 / 2 / 3 / 5 / 8
+            # (FD judge 47.4 / 37.4 / 30.8 / 44.4 / 40.7); at 1: top-k 32 14.8, temperature 0.7 13.2
+            sampling={"guidance": 1.0},
+        ),
+        Member(
+            name="show_o",
+            adapter="show_o",
+            connector="early_fusion",
+            build=build_show_o,
+            description="Show-o: one Llama over text and the vqgan codes with omni-attention; "
+            "answers (causal) and draws by parallel masked-token prediction",
+            kind="unified",
+            generation="masked_tokens",
+            steps=SHOW_O_STEPS,
+            packaging=ShowOTokens(),
+            sampling={
+                "guidance": 3.0
+            },  # validation shapes_eval: 11.6 / 13.3 / 14.9 / 8.6 / 10.7 at 1 / 2 / 3 / 5 / 8
+        ),
+        Member(
+            name="transfusion",
+            adapter="transfusion",
+            connector="mlp",
+            build=build_transfusion,
+            description="Transfusion: one Llama over text and the vae latent's 2x2 patches (linear in/out); "
+            "next-token loss on text, rectified flow on the patches; answers and draws",
+            kind="unified",
+            generation="diffusion_in_llm",
+            steps=TRANSFUSION_STEPS,
+            packaging=TransfusionPackaging(),
+            sampling={
+                "guidance": 5.0
+            },  # validation shapes_eval: 5.1 / 5.6 / 6.3 / 14.6 / 10.5 at 1 / 2 / 3 / 5 / 8 (25 Euler steps)
         ),
     )
 }

@@ -40,10 +40,15 @@ from mllmbench.zoo import data
 if TYPE_CHECKING:
     from mllmbench.adapters.expert_config import PipelineConfig
     from mllmbench.adapters.expert_pipeline import ExpertPipelineAdapter
+    from mllmbench.zoo.diffusion_gpt import PromptRewriter
     from mllmbench.zoo.latent_diffusion import Autoencoder, LatentDiffusion
     from mllmbench.zoo.maskgit import MaskedTokens
     from mllmbench.zoo.members import Member
+    from mllmbench.zoo.show_o import ShowOTokens
+    from mllmbench.zoo.token_decoder import TokenDecoder
     from mllmbench.zoo.token_packaging import UnifiedTokens, VQTokenizer
+    from mllmbench.zoo.transfusion import TransfusionPackaging
+    from mllmbench.zoo.var import MultiScaleTokenizer, NextScale
 
 LLM_DIR = "llm"
 CAPTIONER_DIR = "captioner"
@@ -272,6 +277,12 @@ Packaging = Union[
     "MaskedTokens",
     "Autoencoder",
     "LatentDiffusion",
+    "PromptRewriter",
+    "MultiScaleTokenizer",
+    "NextScale",
+    "ShowOTokens",
+    "TransfusionPackaging",
+    "TokenDecoder",
 ]
 """What `Member.packaging` holds (the token packagings: `mllmbench.zoo.token_packaging`,
 `mllmbench.zoo.maskgit`, `mllmbench.zoo.latent_diffusion`)."""
@@ -298,6 +309,17 @@ def part_identity(member: str, directory: Path) -> dict[str, Any]:
     }
 
 
+def member_reference(member: str, path: Path) -> str:
+    """How a pipeline file names an included member it does not copy: ``zoo:MEMBER`` when `path`
+    is the shipped member's directory, else `path` made absolute."""
+    from mllmbench.core.zoo_paths import zoo_checkpoints_dir
+
+    shipped = zoo_checkpoints_dir() / member
+    if shipped.exists() and path.resolve() == shipped.resolve():
+        return f"zoo:{member}"
+    return str(path.resolve())
+
+
 def copy_checkpoint(source: Path, target: Path) -> None:
     """Replace `target` with a copy of the files of `source` (nothing to do if they are one folder)."""
     if target.exists() and target.resolve() == source.resolve():
@@ -322,9 +344,9 @@ def _resolve_parts(
     resolved = {}
     for role, source in wanted.items():
         path = Path(given[role]) if role in given else zoo_checkpoints_dir() / source
-        if not (path / "config.json").is_file():
+        if not any((path / marker).is_file() for marker in ("config.json", "model_index.json")):
             raise ConfigError(
-                f"zoo member {owner!r}: {role} checkpoint {path} has no config.json "
+                f"zoo member {owner!r}: {role} checkpoint {path} has no config.json or model_index.json "
                 f"(train it with `mllm-bench zoo train {source}`, or pass --{role} DIR)"
             )
         resolved[role] = path
