@@ -81,8 +81,8 @@ def test_diffusion_gpt_takes_another_drawer_by_path(tmp_path: Path) -> None:
 @pytest.mark.skipif("diffusion_gpt" not in shipped_members(), reason="diffusion_gpt is not shipped")
 def test_shipped_rewriter_keeps_held_out_prompts_and_reorders_shuffled_ones() -> None:
     """The trained LLM returns most held-out prompts (already in the drawer's form) unchanged and
-    puts shuffled descriptions back in reading order far more often than its rate of chance
-    (its exact rates on 100 held-out scenes are in docs/zoo.md)."""
+    puts a share of shuffled descriptions back in reading order (on 300 held-out scenes: 255 of
+    300 kept, 81 of 217 reordered exactly; docs/zoo.md). Floors well under those rates."""
     from mllmbench.adapters.llm_diffusion import LLMDiffusionAdapter
     from mllmbench.core.types import GenerateRequest
     from mllmbench.suites import shapes_captions, shapes_render
@@ -90,22 +90,26 @@ def test_shipped_rewriter_keeps_held_out_prompts_and_reorders_shuffled_ones() ->
 
     scenes = [shapes_render.sample_scene(HELDOUT_SEED, i) for i in range(1, 41)]
     prompts = [shapes_captions.t2i_prompt(scene) for scene in scenes]
+    shuffled = []
+    for scene in scenes:
+        if len(scene.shapes) > 1:
+            order = list(scene.shapes)
+            rng = random.Random(scene.image_id)
+            while order == list(scene.shapes):
+                rng.shuffle(order)
+            shuffled.append(shapes_captions.t2i_prompt(dataclasses.replace(scene, shapes=tuple(order))))
+    targets = [shapes_captions.t2i_prompt(scene) for scene in scenes if len(scene.shapes) > 1]
     adapter = LLMDiffusionAdapter("zoo:diffusion_gpt")
     adapter.load()
     try:
-        rows, _, _ = adapter.rewrite([GenerateRequest(str(i), p, seed=i) for i, p in enumerate(prompts)], 0)
-        kept = sum(rewritten == prompt for (_, rewritten, _, _), prompt in zip(rows, prompts, strict=True))
-        shuffled = []
-        for scene in scenes:
-            if len(scene.shapes) > 1:
-                order = list(scene.shapes)
-                random.Random(scene.image_id).shuffle(order)
-                shuffled.append(shapes_captions.t2i_prompt(dataclasses.replace(scene, shapes=tuple(order))))
-        rows, _, _ = adapter.rewrite([GenerateRequest(str(i), p, seed=i) for i, p in enumerate(shuffled)], 0)
+        kept, _, _ = adapter.rewrite([GenerateRequest(str(i), p, seed=i) for i, p in enumerate(prompts)], 0)
+        back, _, _ = adapter.rewrite([GenerateRequest(str(i), p, seed=i) for i, p in enumerate(shuffled)], 0)
     finally:
         adapter.close()
-    assert kept >= 20, kept
-    assert all(rewritten for _, rewritten, _, _ in rows)
+    n_kept = sum(row[1] == prompt for row, prompt in zip(kept, prompts, strict=True))
+    n_back = sum(row[1] == target for row, target in zip(back, targets, strict=True))
+    assert n_kept >= 28, n_kept
+    assert n_back >= 4, (n_back, len(targets))
 
 
 def test_seed_decoder_trains_on_the_llms_own_codes_and_draws(tmp_path: Path) -> None:
