@@ -168,8 +168,9 @@ class TokenDecoder:
 
     @property
     def parts(self) -> dict[str, str]:
-        """``llm`` -> ``early_fusion`` (its codes and tokenizer), ``vae`` -> ``vae``."""
-        return {"llm": LLM_MEMBER, "vae": VAE_MEMBER}
+        """``llm`` -> ``early_fusion`` (its codes and tokenizer), ``vq`` -> ``vae`` (the autoencoder,
+        under the role every member's tokenizer or autoencoder has)."""
+        return {"llm": LLM_MEMBER, "vq": VAE_MEMBER}
 
     def resolve_parts(self, owner: str, given: Mapping[str, Path] | None = None) -> dict[str, Path]:
         """The parts' directories (given, else the shipped ones)."""
@@ -185,7 +186,7 @@ class TokenDecoder:
 
         config = TokenDecoderConfig(
             llm=member_reference(LLM_MEMBER, parts["llm"]),
-            vae=member_reference(VAE_MEMBER, parts["vae"]),
+            vae=member_reference(VAE_MEMBER, parts["vq"]),
             decoder=DECODER_DIR,
             decoder_steps=DECODER_STEPS,
             decoder_guidance_scale=DECODER_GUIDANCE,
@@ -202,7 +203,7 @@ class TokenDecoder:
 
         llm = Emu3ForConditionalGeneration.from_pretrained(parts["llm"], dtype=torch.float32)
         model.vq.load_state_dict(llm.model.vqmodel.state_dict())
-        vae = AutoencoderKL.from_pretrained(parts["vae"], torch_dtype=torch.float32)
+        vae = AutoencoderKL.from_pretrained(parts["vq"], torch_dtype=torch.float32)
         model.vae.load_state_dict(vae.state_dict())
         model.vae.register_to_config(scaling_factor=vae.config.scaling_factor)
         for frozen in (model.vq, model.vae):
@@ -225,7 +226,7 @@ class TokenDecoder:
                 "images": f"training-seed scenes {GEN_IMAGE_OFFSET} + step * batch + 1 ..",
                 "unconditional_share": UNCONDITIONAL_SHARE,
                 "llm": part_identity(LLM_MEMBER, parts["llm"]),
-                "vae": part_identity(VAE_MEMBER, parts["vae"]),
+                "vae": part_identity(VAE_MEMBER, parts["vq"]),
             }
         }
 

@@ -2,10 +2,12 @@
 
 * ``zoo list [--json]``: every member with its adapter, ``--model`` value, connector, parameters
   per component, visual tokens per image, recipe and checkpoint size;
-* ``zoo train NAME|--all [--steps N] [--out DIR] [--captioner DIR] [--vq DIR] [--diffusion DIR]``: reproduce a member
-  from its recipe (``expert`` packages a trained captioner: the shipped ``llava`` unless
-  ``--captioner`` names another checkpoint; ``early_fusion`` builds on the VQ tokenizer ``vq``, the
-  shipped one unless ``--vq`` names another; with ``--all``, the ones trained in the same run);
+* ``zoo train NAME|--all [--steps N] [--out DIR] [--captioner DIR] [--vq DIR] [--diffusion DIR]
+  [--llm DIR]``: reproduce a member from its recipe (``expert`` packages a trained captioner: the
+  shipped ``llava`` unless ``--captioner`` names another checkpoint; ``early_fusion`` builds on
+  the VQ tokenizer ``vq``, the shipped one unless ``--vq`` names another, and so on for every
+  member's tokenizer or autoencoder; ``diffusion_gpt`` names its drawer ``--diffusion``, ``seed``
+  its LLM ``--llm``; with ``--all``, the ones trained in the same run);
 * ``zoo report [--out DIR] [--suite vqa,caption,t2i]``: run every shipped member on the suites it
   can run (understanding suites for understanding and unified members, ``t2i`` for generating and
   unified ones), build the leaderboard site and print paired VQA tests against ``llava`` and
@@ -44,7 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="DIR",
         help="tokenizer or autoencoder checkpoint a generating member builds on (early_fusion: vq, "
-        "maskgit: vqgan, diffusion: vae; default: the shipped one)",
+        "maskgit, show_o, var_vq: vqgan, var: var_vq, diffusion, transfusion, seed: vae; default: the "
+        "shipped one)",
+    )
+    train.add_argument(
+        "--llm",
+        type=Path,
+        metavar="DIR",
+        help="token-emitting LLM the seed member's decoder renders (default: the shipped zoo early_fusion)",
     )
     train.add_argument(
         "--diffusion",
@@ -95,7 +104,12 @@ def _train(args: argparse.Namespace) -> int:
     names = list(MEMBERS) if args.all else [member(args.name).name]
     given = {
         role: path
-        for role, path in (("captioner", args.captioner), ("vq", args.vq), ("diffusion", args.diffusion))
+        for role, path in (
+            ("captioner", args.captioner),
+            ("vq", args.vq),
+            ("diffusion", args.diffusion),
+            ("llm", args.llm),
+        )
         if path
     }
     trained: dict[str, Path] = {}
