@@ -129,6 +129,13 @@ class Adapter:
         """Release the model (override when there is more to free than attributes)."""
         self._info = None
 
+    def _synchronize(self) -> None:
+        """Wait for queued GPU work, so a timing taken next covers it (nothing to wait for on a CPU)."""
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize(self.device)
+
     def _require_loaded(self, value: T | None) -> T:
         """`value` once `load` has set it; a clear error before that."""
         if value is None:

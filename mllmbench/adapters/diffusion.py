@@ -291,12 +291,6 @@ class DiffusionAdapter(Adapter):
         enc = tokenizer(list(prompts), truncation=True, max_length=tokenizer.model_max_length)
         return [len(ids) for ids in enc["input_ids"]]
 
-    def _synchronize(self) -> None:
-        if self.device.startswith("cuda"):
-            import torch
-
-            torch.cuda.synchronize(self.device)
-
     # --- tiny checkpoints ------------------------------------------------------------------
     @classmethod
     def build_tiny(cls, out_dir: Path, *, seed: int = 0) -> Path:

@@ -551,9 +551,3 @@ class HFVisionLanguageAdapter(Adapter):
         if eos is None:
             eos = self.tokenizer.eos_token_id
         return eos_id_set(eos)
-
-    def _synchronize(self) -> None:
-        if self.device.startswith("cuda"):
-            import torch
-
-            torch.cuda.synchronize(self.device)

@@ -272,12 +272,6 @@ class VARAdapter(Adapter):
             ),
         )
 
-    def _synchronize(self) -> None:
-        if self.device.startswith("cuda"):
-            import torch
-
-            torch.cuda.synchronize(self.device)
-
     # --- tiny checkpoints ------------------------------------------------------------------
     @classmethod
     def build_tiny(cls, out_dir: Path, *, seed: int = 0) -> Path:

@@ -15,27 +15,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mllmbench.adapters.tiny import var
 from mllmbench.adapters.tiny.checkpoint import save, seeded
 from mllmbench.adapters.tiny.language_models import lm_dims
 from mllmbench.adapters.tiny.tokenizer import build_tiny_tokenizer
 from mllmbench.adapters.tiny.vision_towers import IMAGE_SIZE
 
-CODEBOOK = 32
-VQ_CONFIG: dict[str, Any] = {
-    "in_channels": 3,
-    "out_channels": 3,
-    "down_block_types": ["DownEncoderBlock2D"] * 4,
-    "up_block_types": ["UpDecoderBlock2D"] * 4,
-    "block_out_channels": [8, 8, 8, 8],
-    "layers_per_block": 1,
-    "latent_channels": 4,
-    "vq_embed_dim": 4,
-    "num_vq_embeddings": CODEBOOK,
-    "norm_num_groups": 4,
-    "sample_size": IMAGE_SIZE,
-    "mid_block_add_attention": False,
-    "lookup_from_codebook": True,
-}
+CODEBOOK = var.CODEBOOK
+VQ_CONFIG: dict[str, Any] = {k: v for k, v in var.VQ_CONFIG.items() if k != "force_upcast"}
+"""The tiny VAR tokenizer's ``VQModel`` (a 32-code book on 32x32 images), without its fp16 upcast."""
 """The tiny ``VQModel``: 32x32 -> 4x4 codes of 32."""
 
 
